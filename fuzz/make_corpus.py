@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""Make the fuzz seed corpora from spec/vectors/*.json.
+
+    fuzz/make_corpus.py           (re)write fuzz/corpus/<target>/{v,s}-* files
+    fuzz/make_corpus.py --check   exit 1 if the committed seeds differ from what it would write
+
+Files this script owns are named v-<vector name>[-suffix] (from a vector) and s-<name>
+(synthetic).  Anything else in a corpus folder (for example inputs a campaign found and
+someone merged in with -merge=1) is left alone.  Each target's input layout is the one its
+fuzz_<target>.c documents.
+"""
+import glob
+import json
+import os
+import random
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+VECTORS = os.path.join(ROOT, "spec", "vectors")
+CORPUS = os.path.join(HERE, "corpus")
+TARGETS = ["frame", "body", "serial", "serial_roundtrip", "names", "caphdr", "options",
+           "roundtrip_struct", "node"]
+OWNED = ("v-", "s-")
+
+T_DISCOVER, T_LINK_RESET, T_LINK_ACTIVATE, T_PATH_OPEN, T_BUNDLE = 0x01, 0x02, 0x03, 0x28, 0x12
+TYPES = [0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22, 0x28, 0x29, 0x2A,
+         0x2B, 0x2C, 0x2D, 0x30, 0x40, 0x41]
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def serial_encode(frame):
+    raw = frame + struct.pack(">I", crc32c(frame))
+    out = bytearray([0x7E])
+    for b in raw:
+        if b in (0x7E, 0x7D):
+            out += bytes([0x7D, b ^ 0x20])
+        else:
+            out.append(b)
+    out.append(0x7E)
+    return bytes(out)
+
+
+def sequenced(t):
+    return 0x10 <= t <= 0x3F
+
+
+def body_seed(t, chan, cseq, flags, body):
+    return struct.pack(">BIIB", t, chan, cseq, flags & 0xF) + body
+
+
+def frame_seeds(v, raw, out, prefix="v-"):
+    name = v["name"]
+    out["frame"][prefix + name] = raw
+    if len(raw) < 4:
+        return
+    t = raw[1]
+    length = min(struct.unpack(">H", raw[2:4])[0], len(raw))
+    frame = raw[:length]
+    # body: the frame's body with its header's chan/cseq.
+    if sequenced(t) and len(frame) >= 16:
+        chan, cseq = struct.unpack(">II", frame[8:16])
+        out["body"][prefix + name] = body_seed(t, chan, cseq, frame[0], frame[16:])
+    elif not sequenced(t):
+        out["body"][prefix + name] = body_seed(t, 0, 0, frame[0], frame[4:])
+    # bundle members, one body seed each
+    if t == T_BUNDLE and v.get("valid"):
+        pos, k = 16, 0
+        while pos + 12 <= len(frame):
+            mlen = struct.unpack(">H", frame[pos + 2:pos + 4])[0]
+            if mlen < 12 or pos + mlen > len(frame):
+                break
+            chan, cseq = struct.unpack(">II", frame[pos + 4:pos + 12])
+            out["body"][prefix + "%s-m%d" % (name, k)] = body_seed(frame[pos + 1], chan, cseq,
+                                                            frame[pos], frame[pos + 12:pos + mlen])
+            pos += mlen
+            k += 1
+    if v.get("valid"):
+        out["serial_roundtrip"][prefix + name] = bytes([len(frame) % 256]) + frame
+        line = serial_encode(frame)
+        out["serial"][prefix + name] = struct.pack(">HI", 0x8000, 0) + line
+        # the same line twice, fed in 1..16-byte chunks, into storage that is too small
+        out["serial"][prefix + "%s-small" % name] = struct.pack(">HI", (len(frame) + 3) % 2048,
+                                                         0x40000001) + line + line
+    # options: the option area behind valid fixed fields
+    opt_off = {T_DISCOVER: 20, T_LINK_RESET: 28, T_LINK_ACTIVATE: 28}.get(t)
+    carrier = {T_DISCOVER: 0, T_LINK_RESET: 1, T_LINK_ACTIVATE: 2}.get(t)
+    if t == T_PATH_OPEN and len(frame) >= 37:
+        opt_off = 37 + frame[36]
+        carrier = 3
+    if opt_off is not None and len(frame) >= opt_off:
+        out["options"][prefix + name] = bytes([carrier]) + frame[opt_off:]
+
+
+def serial_seeds(v, raw, out):
+    name = v["name"]
+    out["serial"]["v-" + name] = struct.pack(">HI", 0x8000, 0) + raw
+    out["serial"]["v-%s-bytes" % name] = struct.pack(">HI", 0x8000, 0x00000001) + raw
+    for i, fr in enumerate(v.get("fields", {}).get("frames", [])):
+        out["serial_roundtrip"]["v-%s-%d" % (name, i)] = b"\x00" + bytes.fromhex(fr)
+
+
+def name_seeds(v, raw, out):
+    out["names"]["v-" + v["name"]] = raw
+
+
+def pattern_seeds(v, raw, out):
+    f = v.get("fields", {})
+    pieces = [raw] + [n.encode() for n in f.get("match", []) + f.get("nomatch", [])]
+    out["names"]["v-" + v["name"]] = b"\x00".join(pieces)
+
+
+def synthetic(out):
+    rnd = random.Random(0x88B5)
+    # roundtrip_struct: one sane and one chaos seed per type
+    for i, t in enumerate(TYPES):
+        for mode in (0, 1):
+            body = bytes(rnd.randrange(256) for _ in range(192))
+            out["roundtrip_struct"]["s-%02x-%s" % (t, "chaos" if mode else "sane")] = \
+                bytes([i, mode, 0, 0, 0, 0]) + body
+    # names: the matcher's worst cases, so replay alone catches exponential matching
+    comp = "**/" * 40 + "x"
+    name = "/".join(["a"] * 62) + "/b"
+    out["names"]["s-globstar-bomb"] = comp.encode() + b"\x00" + name.encode()
+    star = "*a" * 31 + "*b"
+    out["names"]["s-star-bomb"] = star.encode() + b"\x00" + b"a" * 63
+    mixed = "/".join(["*a*a*a*a*a*a*a*c", "**"] * 6)[:127].rstrip("/")
+    out["names"]["s-mixed-bomb"] = mixed.encode() + b"\x00" + "/".join(["a" * 15] * 8).encode()
+    out["names"]["s-basic"] = b"svc/**/db-?\x00svc/eu/west/db-1\x00svc/db-2\x00key\x00value"
+    # caphdr and serial basics in case no vector covers them
+    out["caphdr"]["s-serial-fcs"] = bytes([0x4D, 1, 3, 2, 0, 7, 0, 0])
+    out["caphdr"]["s-bad-magic"] = bytes([0x4E, 1, 1, 0, 0, 0, 0, 0])
+    hello = bytes([0x10, 0x10, 0x00, 0x14, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]) + b"\x7e\x7d\x00\x01"
+    line = serial_encode(hello)
+    out["serial"]["s-two-frames-chunked"] = struct.pack(">HI", 0x8000, 0x80000003) + line + line
+    out["serial"]["s-abort"] = struct.pack(">HI", 0x8000, 0) + line[:6] + b"\x7d\x7e" + line
+    out["serial"]["s-garbage-then-frame"] = struct.pack(">HI", 0x8000, 0) + b"abc" + line
+    out["serial_roundtrip"]["s-escapes"] = b"\x05" + hello
+    out["options"]["s-all-known"] = (b"\x00" + b"\x01\x03abc" + b"\x02\x02e0" +
+                                     b"\x03\x04\x00\x00\x00\x1f" + b"\x04\x04\x00\x10\x00\x00" +
+                                     b"\x05\x02\x00\x7d" + b"\x06\x06\x02\x00\x00\x00\x00\x01" +
+                                     b"\x81\x01\x01" + b"\x42\x00")
+    out["options"]["s-path-open-named"] = b"\x07" + b"\x01\x03abc"
+    for name, fr in synthetic_frames():
+        frame_seeds({"name": name, "valid": True}, fr, out, "s-")
+    node_seeds(out)
+
+
+def frame(t, body, seq=None, flags=0):
+    """A frame of type t; seq = (seq, ack, chan, cseq) for sequenced types."""
+    hdr = 4 + (12 if seq is not None else 0)
+    out = struct.pack(">BBH", 0x10 | flags, t, hdr + len(body))
+    if seq is not None:
+        out += struct.pack(">HHII", *seq)
+    return out + body
+
+
+def name_rec(name, props=()):
+    b = struct.pack(">IHBBIB", 9, 1, 1, 5, 1, len(name)) + name + bytes([len(props)])
+    for k, v in props:
+        b += bytes([len(k)]) + k + bytes([len(v)]) + v
+    return b
+
+
+def synthetic_frames():
+    """Frames built here from wire.h's layouts, so every target has seeds even before
+    spec/vectors exists; the vectors remain the cross-checked ones."""
+    opts = b"\x01\x03abc" + b"\x03\x04\x00\x00\x00\x1f"
+    yield "discover", frame(0x01, struct.pack(">IIBBHI", 1, 7, 1, 0, 1500, 0x1234) + opts)
+    yield "link-reset", frame(0x02, struct.pack(">IIIHHHHHBB", 1, 2, 0x1234, 9, 100, 500, 256,
+                                                 1500, 3, 0) + opts)
+    yield "link-state-gaps", frame(0x04, struct.pack(">HHHBBII", 9, 10, 20, 1, 2, 5, 6) +
+                                   struct.pack(">HHHH", 12, 13, 15, 18))
+    yield "data", frame(0x10, b"abcd", (5, 3, 0x100, 7))
+    yield "data-ackreq", frame(0x10, b"", (5, 3, 0x100, 8), flags=0x8)
+    yield "fragment", frame(0x11, struct.pack(">BBHII", 0x10, 0, 0, 3000, 1000) + b"x" * 40,
+                            (6, 3, 0x100, 9))
+    members = b""
+    for i, body in enumerate([b"one", b"two!", struct.pack(">II", 0x100, 50)]):
+        t = 0x2C if i == 2 else 0x10
+        members += struct.pack(">BBHII", 0x10, t, 12 + len(body), 0x100 + (i == 2) * 0, i) + body
+    yield "bundle", frame(0x12, members, (7, 3, 0, 0))
+    eth = bytes(range(6)) + bytes(range(6, 12)) + b"\x08\x00" + b"payload"
+    yield "minet", frame(0x13, struct.pack(">BBHHHHH", 1, 1, 54, 1448, 34, 16, 0) + eth,
+                         (8, 3, 1, 0))
+    rec = name_rec(b"svc/db", [(b"role", b"primary"), (b"zone", b"")])
+    yield "name-publish", frame(0x20, rec, (9, 3, 0, 1))
+    yield "name-withdraw", frame(0x21, struct.pack(">IIB", 9, 2, 6) + b"svc/db", (10, 3, 0, 2))
+    recs = b"".join(struct.pack(">H", len(r)) + r for r in [rec, name_rec(b"a/b")])
+    yield "name-sync", frame(0x22, struct.pack(">BBH", 3, 0, 2) + recs, (11, 3, 0, 3))
+    yield "path-open", frame(0x28, struct.pack(">IIIIBBHB", 0x100, 1, 2, 64, 1, 0, 0, 3) + b"svc" +
+                             b"\x05\x02\x00\x64", (12, 3, 0, 4))
+    yield "path-accept", frame(0x29, struct.pack(">III", 0x100, 0x101, 64), (13, 3, 0x100, 0))
+    yield "path-close", frame(0x2A, struct.pack(">IIIB3x", 0x100, 0x101, 9, 10),
+                              (14, 3, 0x100, 1))
+    yield "path-abort", frame(0x2B, struct.pack(">IIH2x", 0x100, 0x101, 2), (15, 3, 0x100, 2))
+    yield "path-credit", frame(0x2C, struct.pack(">II", 0x100, 80), (16, 3, 0x100, 3))
+    yield "service-status", frame(0x2D, struct.pack(">BBHIIIB", 6, 0, 0, 2, 0x100, 9, 3) + b"svc",
+                                  (17, 3, 0, 5))
+    yield "mgmt", frame(0x30, struct.pack(">IIIIBBHI", 1, 2, 0, 3, 2, 0, 0, 4) +
+                        struct.pack(">HHHH", 1, 0, 0x50, 7) + b"ping", (18, 3, 0, 6))
+    yield "secured", frame(0x40, struct.pack(">BBHQ", 1, 0, 0, 42) + b"\x10\x10\x00\x04" +
+                           bytes(16))
+    yield "key-exchange", frame(0x41, struct.pack(">BBHII", 1, 1, 1, 1, 77) + bytes(range(80)))
+
+
+def node_seeds(out):
+    """fuzz_node: setup(8) seed(32) then ops (op & 0x0F = what, bit 7 = which node,
+    bit 6 = which bearer, bits 4-5 = channel of a send)."""
+    def tick(ms):
+        return bytes([0x00]) + struct.pack(">H", max(0, ms * 10 - 1))
+    exchange = bytes([0x02, 0x82, 0x42, 0xC2]) * 2
+    up = b"".join(tick(20) + exchange for _ in range(12))
+    sends = bytes([0x0A]) + struct.pack(">H", 100) + bytes([0x1A]) + struct.pack(">H", 3000) + \
+        bytes([0x8A]) + struct.pack(">H", 40)
+    settle = b"".join(tick(2) + exchange for _ in range(8))
+    out["node"]["s-handshake"] = bytes([0x02]) + struct.pack(">I", 1) + up
+    out["node"]["s-send"] = bytes([0x02]) + struct.pack(">I", 2) + up + sends * 3 + settle
+    # loss, duplication, reordering on bearer 0, then bearer 0 cut: failover to bearer 1
+    hostile = bytes([0x05, 0x06, 0x07, 0x02, 0x86, 0x82]) * 3
+    out["node"]["s-lossy"] = bytes([0x06]) + struct.pack(">I", 3) + up + sends + hostile + settle
+    # s-failover and s-alloc-fail (bearer cut, allocation failures) found core bugs and
+    # live in fuzz/regressions/node/ until they are fixed.
+    # small MTU (fragments), window 1, naming on and a publication
+    out["node"]["s-frag-names"] = bytes([0x80 | 0x04 | 0x00]) + struct.pack(">I", 5) + up + \
+        bytes([0x0F, 3, 9, 1]) + sends * 2 + settle
+
+
+def generate():
+    out = {t: {} for t in TARGETS}
+    handlers = {"frame": frame_seeds, "serial": serial_seeds, "name": name_seeds,
+                "pattern": pattern_seeds,
+                "caphdr": lambda v, raw, o: o["caphdr"].__setitem__("v-" + v["name"], raw)}
+    for path in sorted(glob.glob(os.path.join(VECTORS, "*.json"))):
+        with open(path) as fp:
+            v = json.load(fp)
+        h = handlers.get(v.get("kind"))
+        if h:
+            h(v, bytes.fromhex(v.get("hex", "")), out)
+    synthetic(out)
+    return out
+
+
+def write(out, dest):
+    for t, files in out.items():
+        d = os.path.join(dest, t)
+        os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            if f.startswith(OWNED) and f not in files:
+                os.remove(os.path.join(d, f))
+        for f, data in files.items():
+            with open(os.path.join(d, f), "wb") as fp:
+                fp.write(data)
+
+
+def differs(out):
+    bad = []
+    for t, files in out.items():
+        d = os.path.join(CORPUS, t)
+        have = {f for f in os.listdir(d) if f.startswith(OWNED)} if os.path.isdir(d) else set()
+        for f in sorted(have ^ set(files)):
+            bad.append("%s/%s: %s" % (t, f, "stale" if f in have else "missing"))
+        for f in sorted(have & set(files)):
+            with open(os.path.join(d, f), "rb") as fp:
+                if fp.read() != files[f]:
+                    bad.append("%s/%s: differs" % (t, f))
+    return bad
+
+
+def main():
+    out = generate()
+    if "--check" in sys.argv[1:]:
+        bad = differs(out)
+        for b in bad:
+            print("fuzz corpus out of date:", b)
+        if bad:
+            print("run fuzz/make_corpus.py and commit fuzz/corpus/")
+        return 1 if bad else 0
+    write(out, CORPUS)
+    n = sum(len(f) for f in out.values())
+    print("wrote %d seeds for %d targets under %s" % (n, len(out), os.path.relpath(CORPUS, ROOT)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

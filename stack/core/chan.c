@@ -1,0 +1,836 @@
+/*
+ * chan.c — channels: per (peer, chan) sequencing, link pinning, failover, reassembly,
+ * in-order exactly-once delivery, and the glue to naming (mn_) and paths (mpa_).
+ *
+ * Channel numbering.  Channel 0, MINET and the reserved channels (and, with the path
+ * layer off, every channel: "raw channels" for tests and bare links) are numbered here: cseq
+ * per (this node -> peer, chan), the receiver delivers cseq == expected, drops lower and
+ * holds higher.  Path channels (>= MP_CHAN_FIRST_PATH) are numbered by the path layer,
+ * which also deduplicates and reorders them (path ids can be reused after release, so
+ * the core cannot keep a per-channel expectation across path lifetimes): for those the
+ * core only carries frames, in order per link, across failover.
+ */
+#include "mc_int.h"
+
+/* With the path layer off (raw mode, used to prove link reliability on its own), the
+ * core numbers every channel. */
+static bool core_numbered(const mc_node *n, uint32_t chan)
+{
+    return chan < MP_CHAN_FIRST_PATH || !n->paths;
+}
+
+/* ---- Channel state ----------------------------------------------------------------------- */
+static uint64_t chan_key(uint32_t peer, uint32_t chan) { return (uint64_t)peer << 32 | chan; }
+
+mc_chan *mc__chan_get(mc_node *n, mc_peer *p, uint32_t chan, bool create)
+{
+    mc_chan *c = (mc_chan *)mc__hash_find(&n->chans, chan_key(p->node_id, chan));
+    if (c || !create)
+        return c;
+    c = mc__alloc(n, sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->h.key = chan_key(p->node_id, chan);
+    c->peer = p;
+    c->chan = chan;
+    if (mc__hash_add(n, &n->chans, &c->h) < 0) {
+        mc__free(n, c, sizeof *c);
+        return NULL;
+    }
+    c->pnext = p->chans;
+    p->chans = c;
+    return c;
+}
+
+static void reasm_free(mc_node *n, mc_chan *c)
+{
+    mc_reasm *r = c->reasm;
+    if (!r)
+        return;
+    if (r->buf)
+        mc__free(n, r->buf, r->total);
+    mc__free(n, r, sizeof *r);
+    c->reasm = NULL;
+    n->n_reasm--;
+}
+
+void mc__chan_purge_peer(mc_node *n, mc_peer *p)
+{
+    while (p->chans) {
+        mc_chan *c = p->chans;
+        p->chans = c->pnext;
+        while (c->held) {
+            mc_heldmsg *h = c->held;
+            c->held = h->next;
+            n->n_held--;
+            mc__free(n, h, h->asize);
+        }
+        reasm_free(n, c);
+        mc__hash_del(&n->chans, &c->h);
+        mc__free(n, c, sizeof *c);
+    }
+}
+
+/* ---- Link choice --------------------------------------------------------------------------- */
+static bool link_standby(const mc_link *l) { return l->bearer->cfg.standby || l->peer_standby; }
+
+/* Active/standby: the highest-priority working link (standby links only when nothing
+ * else works).  Load sharing: among links of equal best rank, a hash of (peer, chan)
+ * picks one, so a channel stays on one link while its rank does not change. */
+mc_link *mc__select_link(mc_node *n, mc_peer *p, uint32_t chan, const mc_link *exclude)
+{
+    (void)n;
+    int best = -1;
+    uint32_t count = 0;
+    for (mc_link *l = p->links; l; l = l->pnext) {
+        if (l == exclude || l->state != MC_LS_ESTABLISHED)
+            continue;
+        int rank = (link_standby(l) ? 0 : 64) + l->priority;
+        if (rank > best) {
+            best = rank;
+            count = 1;
+        } else if (rank == best) {
+            count++;
+        }
+    }
+    if (best < 0)
+        return NULL;
+    uint64_t h = chan_key(p->node_id, chan) * 0x9E3779B97F4A7C15ull;
+    uint32_t pick = (uint32_t)((h >> 32) % count);
+    for (mc_link *l = p->links; l; l = l->pnext) {
+        if (l == exclude || l->state != MC_LS_ESTABLISHED)
+            continue;
+        int rank = (link_standby(l) ? 0 : 64) + l->priority;
+        if (rank == best && pick-- == 0)
+            return l;
+    }
+    return NULL;
+}
+
+/* The link for the next message of c: the pinned one while anything of the channel is
+ * unacknowledged on it (moving then could reorder), otherwise the current best. */
+static mc_link *chan_link(mc_node *n, mc_chan *c)
+{
+    if (c->pin && c->pin->state == MC_LS_ESTABLISHED && c->tx_pending)
+        return c->pin;
+    c->pin = mc__select_link(n, c->peer, c->chan, NULL);
+    return c->pin;
+}
+
+/* ---- Units ------------------------------------------------------------------------------------- */
+static mc_unit *unit_new(mc_node *n, mc_chan *c, uint8_t type, uint32_t cseq,
+                         const uint8_t *body, uint32_t len)
+{
+    size_t asize = mc__unit_size(len);
+    mc_unit *u = mc__alloc(n, asize);
+    if (!u)
+        return NULL;
+    memset(u, 0, sizeof *u);
+    u->ch = c;
+    u->type = type;
+    u->chan = c->chan;
+    u->cseq = cseq;
+    u->len = len;
+    u->asize = asize;
+    if (len)
+        memcpy(u->body, body, len);
+    return u;
+}
+
+void mc__unit_free(mc_node *n, mc_unit *u, bool acked)
+{
+    (void)acked;
+    if (u->ch) {
+        u->ch->tx_pending--;
+        u->ch->peer->queued_bytes -= u->len;
+    }
+    mc__free(n, u, u->asize);
+}
+
+static void unit_list_free(mc_node *n, mc_unit *u)
+{
+    while (u) {
+        mc_unit *next = u->next;
+        mc__free(n, u, u->asize);
+        u = next;
+    }
+}
+
+static void backlog_append(mc_link *l, mc_unit *u)
+{
+    u->next = NULL;
+    if (l->bl_tail)
+        l->bl_tail->next = u;
+    else
+        l->bl_head = u;
+    l->bl_tail = u;
+    l->n_backlog++;
+}
+
+/* ---- Sending -------------------------------------------------------------------------------------- */
+/* Queue one message.  cseq is assigned here for core-numbered channels, taken from the
+ * caller (the path layer) otherwise. */
+static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const uint8_t *body,
+                     size_t len, uint32_t given_cseq, uint64_t now, uint32_t *cseq_out)
+{
+    if (!MP_TYPE_IS_SEQUENCED(type) || type == MP_T_FRAGMENT || type == MP_T_BUNDLE ||
+        (!body && len))
+        return MC_EINVAL;
+    if (len > n->cfg.max_message)
+        return MC_ETOOBIG;
+    if (type != MP_T_DATA) {
+        /* Only well-formed bodies enter the queue: they are re-encoded at each
+         * (re)transmission, which must not fail later. */
+        mp_hdr h = {.type = type, .chan = chan};
+        mp_frame f;
+        if (mp_body_decode(&h, body, len, &f) < 0)
+            return MC_EINVAL;
+    }
+    if (now > n->now)
+        n->now = now;
+    mc_peer *p = mc__peer_find(n, peer);
+    if (!p || !p->up)
+        return MC_ENOTCONN;
+    /* Path channels are paced end to end by credit; only the rest is bounded here. */
+    if (core_numbered(n, chan) && p->queued_bytes && p->queued_bytes + len > n->cfg.max_queue_bytes)
+        return MC_EAGAIN;
+    mc_chan *c = mc__chan_get(n, p, chan, true);
+    if (!c)
+        return MC_ENOMEM;
+    mc_link *l = chan_link(n, c);
+    if (!l)
+        return MC_ENOTCONN;
+    uint32_t cseq = core_numbered(n, chan) ? c->tx_next : given_cseq;
+    size_t single = n->min_mtu - MP_SEQ_HDR_LEN;
+    mc_unit *head = NULL, *tail = NULL;
+    uint32_t count = 0;
+    if (len <= single) {
+        head = tail = unit_new(n, c, type, cseq, body, (uint32_t)len);
+        if (!head)
+            return MC_ENOMEM;
+        count = 1;
+    } else {
+        /* Fragments are sized for the smallest bearer, so they fit any link the channel
+         * may fail over to. */
+        size_t chunk = n->min_mtu - MP_FRAGMENT_HDR_LEN;
+        for (size_t off = 0; off < len; off += chunk) {
+            size_t k = len - off < chunk ? len - off : chunk;
+            mc_unit *u = unit_new(n, c, MP_T_FRAGMENT, cseq, body + off, (uint32_t)k);
+            if (!u) {
+                unit_list_free(n, head);
+                return MC_ENOMEM;
+            }
+            u->inner_type = type;
+            u->total_len = (uint32_t)len;
+            u->offset = (uint32_t)off;
+            if (tail)
+                tail->next = u;
+            else
+                head = u;
+            tail = u;
+            count++;
+        }
+    }
+    while (head) {
+        mc_unit *u = head;
+        head = u->next;
+        backlog_append(l, u);
+    }
+    c->tx_pending += count;
+    p->queued_bytes += len;
+    if (core_numbered(n, chan))
+        c->tx_next++;
+    mc__mark_dirty(n, l);
+    n->st.sent_msgs++;
+    if (cseq_out)
+        *cseq_out = cseq;
+    return MC_OK;
+}
+
+int mc_send(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const void *body,
+            size_t len, uint64_t now, uint32_t *cseq_out)
+{
+    if (!n)
+        return MC_EINVAL;
+    if (!core_numbered(n, chan))
+        return MC_EINVAL; /* path channels belong to the path layer */
+    int r = send_body(n, peer, chan, type, body, len, 0, now, cseq_out);
+    if (r < 0)
+        n->st.send_errors++;
+    return r;
+}
+
+static int send_frame_raw(mc_node *n, uint32_t peer, const mp_frame *f, uint64_t now,
+                          uint32_t *cseq_out)
+{
+    if (f->hdr.type == MP_T_DATA) {
+        /* The payload is the body: no encoding needed, and a DATA message larger than a
+         * frame's 16-bit length (it will be fragmented) could not be encoded whole. */
+        int d = send_body(n, peer, f->hdr.chan, MP_T_DATA, f->u.data.ptr, f->u.data.len,
+                          f->hdr.cseq, now, cseq_out);
+        if (d < 0)
+            n->st.send_errors++;
+        return d;
+    }
+    int elen = mp_encoded_len(f);
+    if (elen < 0)
+        return MC_ECODEC;
+    if ((size_t)elen < MP_SEQ_HDR_LEN)
+        return MC_EINVAL;
+    bool tmp = (size_t)elen > n->txcap;
+    uint8_t *buf = tmp ? mc__alloc(n, (size_t)elen) : n->txbuf;
+    if (!buf)
+        return MC_ENOMEM;
+    int r = mp_encode(f, buf, (size_t)elen);
+    if (r >= 0)
+        r = send_body(n, peer, f->hdr.chan, f->hdr.type, buf + MP_SEQ_HDR_LEN,
+                      (size_t)r - MP_SEQ_HDR_LEN, f->hdr.cseq, now, cseq_out);
+    else
+        r = MC_ECODEC;
+    if (tmp)
+        mc__free(n, buf, (size_t)elen);
+    if (r < 0)
+        n->st.send_errors++;
+    return r;
+}
+
+int mc_send_frame(mc_node *n, uint32_t peer, const mp_frame *f, uint64_t now, uint32_t *cseq_out)
+{
+    if (!n || !f || !MP_TYPE_IS_SEQUENCED(f->hdr.type))
+        return MC_EINVAL;
+    if (!core_numbered(n, f->hdr.chan))
+        return MC_EINVAL;
+    return send_frame_raw(n, peer, f, now, cseq_out);
+}
+
+/* ---- Failover ----------------------------------------------------------------------------------- */
+void mc__failover(mc_node *n, mc_link *from, mc_unit *units, uint32_t count, uint64_t now)
+{
+    (void)now;
+    uint32_t moved = 0, lost = 0;
+    mc_link *to_any = NULL;
+    mc_peer *p = from->peer;
+    while (units) {
+        mc_unit *u = units;
+        units = u->next;
+        mc_chan *c = u->ch;
+        /* Re-pin once per channel: the first unit of a channel chooses, the rest of
+         * its units follow in order, so the channel stays ordered on its new link. */
+        if (!c->pin || c->pin == from || c->pin->state != MC_LS_ESTABLISHED)
+            c->pin = mc__select_link(n, p, c->chan, from);
+        if (!c->pin) {
+            mc__unit_free(n, u, false);
+            mc__drop(n, MC_DROP_PEER_LOST);
+            lost++;
+            continue;
+        }
+        backlog_append(c->pin, u);
+        mc__mark_dirty(n, c->pin);
+        to_any = c->pin;
+        moved++;
+    }
+    (void)count;
+    if (moved) {
+        n->st.failovers++;
+        n->st.msgs_failed_over += moved;
+        mc_event ev = {.type = MC_EV_FAILOVER, .peer = p->node_id, .bearer = from->bearer->id,
+                       .to_bearer = to_any ? to_any->bearer->id : -1, .count = moved};
+        mc__emit(n, &ev);
+    }
+    if (lost) {
+        mc_event ev = {.type = MC_EV_SEND_LOST, .peer = p->node_id, .count = lost};
+        mc__emit(n, &ev);
+    }
+}
+
+/* ---- Delivery ----------------------------------------------------------------------------------- */
+static bool is_name_type(uint8_t t)
+{
+    return t == MP_T_NAME_PUBLISH || t == MP_T_NAME_WITHDRAW || t == MP_T_NAME_SYNC;
+}
+
+static bool is_path_frame(uint32_t chan, uint8_t t)
+{
+    return chan >= MP_CHAN_FIRST_PATH || t == MP_T_PATH_OPEN;
+}
+
+/* One whole message, in its turn. */
+static void deliver_msg(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq, uint8_t type,
+                        const uint8_t *body, size_t len)
+{
+    n->st.delivered++;
+    bool names = n->names && chan == MP_CHAN_NODE && is_name_type(type);
+    bool paths = n->paths && is_path_frame(chan, type);
+    if (names || paths) {
+        mp_hdr h = {.type = type, .chan = chan, .cseq = cseq};
+        mp_frame f;
+        if (mp_body_decode(&h, body, len, &f) < 0) {
+            mc__drop(n, MC_DROP_DECODE);
+            return;
+        }
+        f.hdr = h;
+        int r = names ? mn_apply(n->names, p->node_id, &f)
+                      : mpa_input(n->paths, p->node_id, &f, n->now);
+        if (r < 0)
+            mc__drop(n, MC_DROP_UPPER);
+        return;
+    }
+    mc_event ev = {.type = MC_EV_MESSAGE, .peer = p->node_id, .incarnation = p->incarnation,
+                   .chan = chan, .cseq = cseq, .msg_type = type, .data = body, .len = len};
+    mc__emit(n, &ev);
+}
+
+static void drain_held(mc_node *n, mc_chan *c)
+{
+    while (c->held && mp_seq32_le(c->held->cseq, c->rx_next)) {
+        mc_heldmsg *h = c->held;
+        c->held = h->next;
+        n->n_held--;
+        if (h->cseq == c->rx_next) {
+            c->rx_next++;
+            deliver_msg(n, c->peer, c->chan, h->cseq, h->type, h->body, h->len);
+        } else {
+            mc__drop(n, MC_DROP_DUP_CSEQ);
+        }
+        mc__free(n, h, h->asize);
+    }
+}
+
+static void hold_msg(mc_node *n, mc_chan *c, uint32_t cseq, uint8_t type, const uint8_t *body,
+                     size_t len)
+{
+    if (n->n_held >= n->cfg.max_held) {
+        mc__drop(n, MC_DROP_HELD_FULL);
+        return;
+    }
+    mc_heldmsg **pp = &c->held;
+    while (*pp && mp_seq32_lt((*pp)->cseq, cseq))
+        pp = &(*pp)->next;
+    if (*pp && (*pp)->cseq == cseq) {
+        mc__drop(n, MC_DROP_DUP_CSEQ);
+        return;
+    }
+    size_t asize = sizeof(mc_heldmsg) + len;
+    mc_heldmsg *h = mc__alloc(n, asize);
+    if (!h) {
+        mc__drop(n, MC_DROP_NOMEM);
+        return;
+    }
+    h->cseq = cseq;
+    h->type = type;
+    h->len = (uint32_t)len;
+    h->asize = asize;
+    memcpy(h->body, body, len);
+    h->next = *pp;
+    *pp = h;
+    c->n_held++;
+    n->n_held++;
+}
+
+static void rx_msg(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq, uint8_t type,
+                   const uint8_t *body, size_t len)
+{
+    if (!core_numbered(n, chan)) {
+        deliver_msg(n, p, chan, cseq, type, body, len);
+        return;
+    }
+    mc_chan *c = mc__chan_get(n, p, chan, true);
+    if (!c) {
+        mc__drop(n, MC_DROP_NOMEM);
+        return;
+    }
+    if (mp_seq32_lt(cseq, c->rx_next)) {
+        mc__drop(n, MC_DROP_DUP_CSEQ); /* a copy resent after failover */
+        return;
+    }
+    if (cseq != c->rx_next) {
+        hold_msg(n, c, cseq, type, body, len);
+        return;
+    }
+    c->rx_next++;
+    deliver_msg(n, p, chan, cseq, type, body, len);
+    drain_held(n, c);
+}
+
+static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
+{
+    const mp_fragment *fr = &f->u.fragment;
+    uint32_t chan = f->hdr.chan, cseq = f->hdr.cseq;
+    l->st.fragments_rx++;
+    mc_chan *c = mc__chan_get(n, p, chan, true);
+    if (!c) {
+        mc__drop(n, MC_DROP_NOMEM);
+        return;
+    }
+    bool numbered = core_numbered(n, chan);
+    if (numbered && mp_seq32_lt(cseq, c->rx_next)) {
+        mc__drop(n, MC_DROP_DUP_CSEQ);
+        return;
+    }
+    if (numbered && cseq != c->rx_next) {
+        /* Fragments of one channel arrive in order; a later message's fragment before
+         * the current one completes is a protocol error. */
+        mc__drop(n, MC_DROP_FRAG_PROTO);
+        return;
+    }
+    mc_reasm *r = c->reasm;
+    if (r && r->cseq != cseq) {
+        if (fr->offset != 0) {
+            /* Path channel (a numbered one cannot get here): the tail of an earlier
+             * message resent after failover, ahead of the resent start of this one. */
+            mc__drop(n, MC_DROP_DUP_CSEQ);
+            return;
+        }
+        reasm_free(n, c); /* path channel: the previous series was a resent duplicate */
+        r = NULL;
+    }
+    if (!r) {
+        if (fr->offset != 0) {
+            /* The tail of a message already delivered, resent after failover. */
+            mc__drop(n, MC_DROP_DUP_CSEQ);
+            return;
+        }
+        if (n->n_reasm >= n->cfg.max_reassemblies) {
+            mc__drop(n, MC_DROP_REASM_LIMIT);
+            return; /* not consumed: the channel stalls until the peer is lost */
+        }
+        r = mc__alloc(n, sizeof *r);
+        if (!r) {
+            mc__drop(n, MC_DROP_NOMEM);
+            return;
+        }
+        memset(r, 0, sizeof *r);
+        r->cseq = cseq;
+        r->total = fr->total_len;
+        r->inner_type = fr->inner_type;
+        if (fr->total_len > n->cfg.max_message) {
+            /* Swallow the series so the channel moves on; the message is counted lost. */
+            r->discard = true;
+            mc__drop(n, MC_DROP_TOO_BIG);
+        } else if (!(r->buf = mc__alloc(n, r->total))) {
+            r->discard = true;
+            mc__drop(n, MC_DROP_NOMEM);
+        }
+        c->reasm = r;
+        n->n_reasm++;
+    }
+    if (fr->offset < r->got) {
+        mc__drop(n, MC_DROP_DUP_CSEQ);
+        return;
+    }
+    if (fr->offset > r->got || fr->total_len != r->total || fr->inner_type != r->inner_type ||
+        fr->data.len > r->total - r->got) {
+        mc__drop(n, MC_DROP_FRAG_PROTO);
+        return;
+    }
+    if (!r->discard)
+        memcpy(r->buf + r->got, fr->data.ptr, fr->data.len);
+    r->got += (uint32_t)fr->data.len;
+    if (r->got < r->total)
+        return;
+    /* Complete: detach first, since delivery may re-enter mc_send for this channel. */
+    c->reasm = NULL;
+    n->n_reasm--;
+    if (numbered)
+        c->rx_next++;
+    if (!r->discard)
+        deliver_msg(n, p, chan, cseq, r->inner_type, r->buf, r->total);
+    if (r->buf)
+        mc__free(n, r->buf, r->total);
+    mc__free(n, r, sizeof *r);
+    if (numbered)
+        drain_held(n, c);
+}
+
+void mc__deliver_frame(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, uint64_t now)
+{
+    (void)now;
+    mp_frame f;
+    int r = mp_decode(buf, len, &f);
+    if (r < 0) {
+        /* The sequence number is consumed (and acknowledged) either way, so a frame we
+         * cannot interpret never stalls the link. */
+        mc__drop(n, r == MP_ETYPE ? MC_DROP_SEQ_TYPE : MC_DROP_DECODE);
+        return;
+    }
+    mc_peer *p = l->peer;
+    switch (f.hdr.type) {
+    case MP_T_BUNDLE: {
+        l->st.bundles_rx++;
+        size_t pos = 0, before = 0;
+        mp_frame m;
+        while ((r = mp_bundle_next(&f.u.bundle, &pos, &m)) > 0) {
+            /* Member = 12-byte inner header + body (wire.h); the codec has validated it. */
+            const uint8_t *body = f.u.bundle.members.ptr + before + MP_INNER_HDR_LEN;
+            size_t blen = pos - before - MP_INNER_HDR_LEN;
+            rx_msg(n, p, m.hdr.chan, m.hdr.cseq, m.hdr.type, body, blen);
+            before = pos;
+            if (!p->up)
+                return;
+        }
+        if (r < 0)
+            mc__drop(n, MC_DROP_DECODE);
+        break;
+    }
+    case MP_T_FRAGMENT:
+        rx_fragment(n, l, p, &f);
+        break;
+    default:
+        rx_msg(n, p, f.hdr.chan, f.hdr.cseq, f.hdr.type, buf + MP_SEQ_HDR_LEN,
+               (size_t)r - MP_SEQ_HDR_LEN);
+        break;
+    }
+}
+
+/* ---- Peers ------------------------------------------------------------------------------------ */
+static int sync_emit(void *user, const mp_frame *chunk)
+{
+    mc_node *n = user;
+    mp_frame f = *chunk;
+    f.hdr.chan = MP_CHAN_NODE;
+    int r = send_frame_raw(n, n->sync_peer->node_id, &f, n->now, NULL);
+    if (r < 0 && !n->sync_err)
+        n->sync_err = r;
+    return 0;
+}
+
+#define MC_SYNC_SCRATCH 8
+
+static void name_sync_to(mc_node *n, mc_peer *p)
+{
+    if (!n->names)
+        return;
+    size_t sz = MC_SYNC_SCRATCH * sizeof(mp_name_rec);
+    mp_name_rec *scratch = mc__alloc(n, sz);
+    if (!scratch) {
+        n->st.send_errors++;
+        return;
+    }
+    n->sync_peer = p;
+    n->sync_err = 0;
+    (void)mn_sync_build(n->names, n->min_mtu, scratch, MC_SYNC_SCRATCH, sync_emit, n);
+    n->sync_peer = NULL;
+    mc__free(n, scratch, sz);
+}
+
+void mc__peer_link_up(mc_node *n, mc_peer *p, mc_link *l, uint64_t now)
+{
+    (void)l;
+    (void)now;
+    if (p->up)
+        return;
+    p->up = true;
+    n->n_peers_up++;
+    n->st.peers_up++;
+    mc_event ev = {.type = MC_EV_PEER_UP, .peer = p->node_id, .incarnation = p->incarnation,
+                   .bearer = l->bearer->id};
+    mc__emit(n, &ev);
+    name_sync_to(n, p);
+}
+
+void mc__peer_link_down(mc_node *n, mc_peer *p, uint64_t now)
+{
+    if (!p->up)
+        return;
+    for (mc_link *l = p->links; l; l = l->pnext)
+        if (l->state == MC_LS_ESTABLISHED)
+            return;
+    mc__peer_lost(n, p, MC_DOWN_LAST_LINK, now);
+}
+
+void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now)
+{
+    bool was_up = p->up;
+    p->up = false; /* first: the link resets below must not come back here */
+    if (reason == MC_DOWN_INCARNATION) {
+        /* Setup frames of the old incarnation are void: every endpoint starts over. */
+        for (mc_link *l = p->links; l; l = l->pnext)
+            if (l->state != MC_LS_RESET || l->peer_session_known)
+                mc__link_down(n, l, MC_DOWN_INCARNATION, false, now);
+    }
+    /* Channel sequences restart at 0 with the peer's next life. */
+    mc__chan_purge_peer(n, p);
+    p->queued_bytes = 0;
+    if (!was_up)
+        return;
+    n->n_peers_up--;
+    n->st.peers_down++;
+    mc_event ev = {.type = MC_EV_PEER_DOWN, .peer = p->node_id, .incarnation = p->incarnation,
+                   .reason = reason};
+    mc__emit(n, &ev);
+    if (n->paths)
+        mpa_peer_lost(n->paths, p->node_id);
+    if (n->names)
+        mn_purge_node(n->names, p->node_id);
+}
+
+/* ---- Naming API -------------------------------------------------------------------------------- */
+static void send_to_all_up(mc_node *n, const mp_frame *f, uint64_t now)
+{
+    for (uint32_t i = 0; i < n->peers.nb; i++)
+        for (mc_hnode *e = n->peers.b[i]; e; e = e->next) {
+            mc_peer *p = (mc_peer *)e;
+            if (p->up)
+                (void)send_frame_raw(n, p->node_id, f, now, NULL);
+        }
+}
+
+int mc_publish(mc_node *n, const mp_name_rec *rec, uint64_t now)
+{
+    if (!n || !rec)
+        return MC_EINVAL;
+    if (!n->names)
+        return MC_ENOTSUP;
+    if (now > n->now)
+        n->now = now;
+    mp_frame f;
+    int r = mn_publish(n->names, rec, &f);
+    if (r < 0)
+        return r == MN_ENOMEM ? MC_ENOMEM : r == MN_ELIMIT ? MC_ELIMIT : MC_EINVAL;
+    f.hdr.chan = MP_CHAN_NODE;
+    send_to_all_up(n, &f, now);
+    return MC_OK;
+}
+
+int mc_withdraw(mc_node *n, uint32_t device_id, const char *name, uint64_t now)
+{
+    if (!n || !name)
+        return MC_EINVAL;
+    if (!n->names)
+        return MC_ENOTSUP;
+    if (now > n->now)
+        n->now = now;
+    mp_frame f;
+    int r = mn_withdraw(n->names, device_id, (const uint8_t *)name, strlen(name), &f);
+    if (r < 0)
+        return r == MN_ENOENT ? MC_ENOENT : MC_EINVAL;
+    f.hdr.chan = MP_CHAN_NODE;
+    send_to_all_up(n, &f, now);
+    return MC_OK;
+}
+
+/* ---- Paths -------------------------------------------------------------------------------------- */
+static void *mpa_alloc_adapter(void *user, size_t size) { return mc__alloc(user, size); }
+static void mpa_free_adapter(void *user, void *p, size_t size) { mc__free(user, p, size); }
+
+static void mpa_action_adapter(void *user, const mpa_action *a)
+{
+    mc_node *n = user;
+    if (a->type == MPA_ACT_SEND) {
+        /* Path frames keep the path layer's cseq; PATH_OPEN (chan 0) gets ours. */
+        if (send_frame_raw(n, a->node, a->frame, n->now, NULL) < 0)
+            n->st.send_errors++;
+        return;
+    }
+    mc_event ev = {.peer = a->node, .path = a->path, .group = a->group, .device = a->device,
+                   .peer_device = a->peer_device};
+    switch (a->type) {
+    case MPA_ACT_DELIVER:
+        ev.type = MC_EV_PATH_MSG;
+        ev.msg_type = a->frame ? a->frame->hdr.type : MP_T_DATA;
+        ev.cseq = a->cseq;
+        ev.data = a->payload.ptr;
+        ev.len = a->payload.len;
+        break;
+    case MPA_ACT_STATUS:
+        ev.type = MC_EV_PATH_STATE;
+        ev.path_state = a->state;
+        ev.reason = a->reason;
+        break;
+    case MPA_ACT_OPEN_REQUEST:
+        ev.type = MC_EV_PATH_REQUEST;
+        break;
+    default:
+        return;
+    }
+    mc__emit(n, &ev);
+}
+
+int mc__paths_init(mc_node *n)
+{
+    mpa_config pc = {
+        .alloc = {mpa_alloc_adapter, mpa_free_adapter, n},
+        .on_action = mpa_action_adapter,
+        .action_user = n,
+    };
+    return mpa_create(&pc, &n->paths) == MPA_OK ? MC_OK : MC_ENOMEM;
+}
+
+static int mpa_err_map(int r)
+{
+    switch (r) {
+    case MPA_OK: return MC_OK;
+    case MPA_ENOMEM: return MC_ENOMEM;
+    case MPA_ELIMIT: return MC_ELIMIT;
+    case MPA_ENOPATH: case MPA_ENODEV: return MC_ENOENT;
+    case MPA_ESTATE: return MC_ESTATE;
+    case MPA_ENOCREDIT: return MC_EAGAIN;
+    case MPA_EEXIST: return MC_EEXIST;
+    default: return r >= 0 ? r : MC_EINVAL;
+    }
+}
+
+void *mc_paths(mc_node *n) { return n ? n->paths : NULL; }
+
+int mc_path_device_add(mc_node *n, uint32_t device, uint32_t flags)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    return mpa_err_map(mpa_device_add(n->paths, device,
+                                      flags & MC_DEV_AUTO_ACCEPT ? MPA_DEV_AUTO_ACCEPT : 0, 0,
+                                      0));
+}
+
+int mc_path_open(mc_node *n, uint32_t local_device, uint32_t peer, uint32_t peer_device,
+                 uint64_t now, uint32_t *path)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    if (now > n->now)
+        n->now = now;
+    if (!mc_peer_is_up(n, peer))
+        return MC_ENOTCONN;
+    mpa_open_args a;
+    memset(&a, 0, sizeof a);
+    a.local_device = local_device;
+    a.peer.node = peer;
+    a.peer.device = peer_device;
+    a.pkind = MP_PK_UNICAST;
+    return mpa_err_map(mpa_open(n->paths, &a, now, path));
+}
+
+int mc_path_accept(mc_node *n, uint32_t path)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    return mpa_err_map(mpa_accept(n->paths, path, 0));
+}
+
+int mc_path_send(mc_node *n, uint32_t path, const void *payload, size_t len, uint64_t now)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    if (now > n->now)
+        n->now = now;
+    int r = mpa_send(n->paths, path, payload, len);
+    return r < 0 ? mpa_err_map(r) : MC_OK;
+}
+
+int mc_path_consume(mc_node *n, uint32_t path, uint32_t count, uint64_t now)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    if (now > n->now)
+        n->now = now;
+    return mpa_err_map(mpa_consume(n->paths, path, count));
+}
+
+int mc_path_close(mc_node *n, uint32_t path, uint64_t now)
+{
+    if (!n || !n->paths)
+        return n ? MC_ENOTSUP : MC_EINVAL;
+    if (now > n->now)
+        n->now = now;
+    return mpa_err_map(mpa_close(n->paths, path, MP_R_APP_CLOSE, now));
+}

@@ -1,0 +1,321 @@
+/*
+ * mc.h — the Messenger protocol core (prefix mc_), sans-I/O.
+ *
+ * One mc_node is one Messenger node's protocol engine: links (discovery, setup,
+ * supervision, reliable delivery, fragmentation, bundling), channels with failover
+ * between parallel links, and the hooks into naming (mn_) and paths (mpa_).
+ *
+ * What goes in:  received frame bytes with the bearer id and source media address, the
+ *                current time (uint64 nanoseconds, any epoch, never decreasing), and
+ *                API calls.
+ * What comes out: frames to transmit (the tx callback, with bearer id and destination
+ *                media address), events (the event callback), and the next time the
+ *                node wants to be called (mc_next_deadline).
+ *
+ * The core makes no system call, reads no clock, starts no thread and prints nothing.
+ * Every byte it holds comes from the injected allocator and is accounted against
+ * mem_limit; reaching a limit is a negative MC_E* return (and a counted drop for input),
+ * never a crash.  Randomness (sessions, initial sequence numbers, incarnation) comes
+ * from the injected RNG, so a node driven with the same inputs behaves identically.
+ *
+ * Callbacks run synchronously inside mc_* calls.  They must not call back into the same
+ * node (queue the work and do it after the call returns); pointers they receive are
+ * valid only during the callback.
+ *
+ * Errors: 0 (or a non-negative value where stated) on success, a negative MC_E* code on
+ * failure; mc_strerror() names it.  No error is fatal to the node: after any error the
+ * node is still consistent and may be used.
+ *
+ * Single-threaded: one node is driven by one thread at a time.
+ */
+#ifndef MC_MC_H
+#define MC_MC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mp/mp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors -------------------------------------------------------------------------- */
+enum mc_err {
+    MC_OK = 0,
+    MC_EINVAL = -1,    /* bad argument */
+    MC_ENOMEM = -2,    /* allocator returned NULL or mem_limit reached */
+    MC_ELIMIT = -3,    /* a configured count limit (links, bearers, held messages...) */
+    MC_ENOTCONN = -4,  /* no working link to that peer */
+    MC_EAGAIN = -5,    /* the peer's send queue is full: retry after deliveries progress */
+    MC_ETOOBIG = -6,   /* message larger than max_message */
+    MC_ECODEC = -7,    /* the codec refused to encode or decode (see counters) */
+    MC_ENOENT = -8,    /* no such bearer, peer, name or path */
+    MC_ENOTSUP = -9,   /* not built in (e.g. naming or paths not integrated) */
+    MC_EEXIST = -10,   /* already exists */
+    MC_ESTATE = -11,   /* not allowed in the current state */
+};
+#define MC_ERR_COUNT 12
+const char *mc_strerror(int err);
+
+/* ---- Injected services ------------------------------------------------------------- */
+/* free() receives the size that was allocated, so a counting or pool allocator needs no
+ * header.  alloc may return NULL at any time; the core copes. */
+typedef struct mc_alloc {
+    void *(*alloc)(void *user, size_t size);
+    void (*free)(void *user, void *ptr, size_t size);
+    void *user;
+} mc_alloc;
+
+/* 32 random bits per call.  Deterministic if the caller seeds it so. */
+typedef struct mc_rng {
+    uint32_t (*next)(void *user);
+    void *user;
+} mc_rng;
+
+/* ---- Media addresses (opaque to the core; compared bytewise) ----------------------- */
+#define MC_ADDR_MAX 20
+typedef struct mc_addr {
+    uint8_t len;
+    uint8_t b[MC_ADDR_MAX];
+} mc_addr;
+
+/* ---- Events ---------------------------------------------------------------------------- */
+enum mc_event_type {
+    MC_EV_LINK_UP = 1,   /* a link reached ESTABLISHED */
+    MC_EV_LINK_DOWN,     /* an established link was reset (reason = MC_DOWN_*) */
+    MC_EV_PEER_UP,       /* first working link to a peer */
+    MC_EV_PEER_DOWN,     /* last link gone or peer restarted: its state is purged */
+    MC_EV_MESSAGE,       /* a message delivered in channel order, exactly once */
+    MC_EV_DUP_NODE,      /* another station claims our node id */
+    MC_EV_FAILOVER,      /* messages moved from a failed link to a survivor */
+    MC_EV_NAME,          /* naming: name_event tells which (mn_event_type value) */
+    MC_EV_SEND_LOST,     /* queued messages discarded because the peer was lost */
+    MC_EV_PATH_STATE,    /* paths: path entered path_state for reason */
+    MC_EV_PATH_MSG,      /* paths: a message for local device `device` on `path` */
+    MC_EV_PATH_REQUEST,  /* paths: peer asks to open `path` to `device`: accept/refuse */
+};
+
+enum mc_down_reason {
+    MC_DOWN_TIMEOUT = 1,     /* silent for the tolerance */
+    MC_DOWN_PEER_RESET = 2,  /* the peer reset the link (new session) */
+    MC_DOWN_INCARNATION = 3, /* the peer restarted */
+    MC_DOWN_DETACH = 4,      /* the local bearer was detached */
+    MC_DOWN_LAST_LINK = 5,   /* PEER_DOWN: the last link went down */
+    MC_DOWN_STALLED = 6,     /* oldest frame unacknowledged for the tolerance */
+};
+
+typedef struct mc_event {
+    enum mc_event_type type;
+    uint64_t now;
+    uint32_t peer;          /* peer node id */
+    uint32_t incarnation;   /* peer incarnation (LINK_UP/PEER_UP/PEER_DOWN) */
+    int bearer;             /* LINK_*: local bearer id; FAILOVER: failed link's bearer */
+    int to_bearer;          /* FAILOVER: survivor's bearer, or -1 if none */
+    int reason;             /* LINK_DOWN/PEER_DOWN: MC_DOWN_* */
+    uint32_t chan, cseq;    /* MESSAGE */
+    uint8_t msg_type;       /* MESSAGE: MP_T_* of the body (DATA, MINET, ...) */
+    const uint8_t *data;    /* MESSAGE: body (payload for DATA); valid during the call */
+    size_t len;
+    uint32_t count;         /* FAILOVER/SEND_LOST: messages moved or discarded */
+    int name_event;         /* NAME: MN_EV_* */
+    const void *name_entry; /* NAME: const mn_entry *, valid during the call */
+    uint32_t path, group;   /* PATH_*: local path handle (and group handle or 0) */
+    uint32_t device, peer_device; /* PATH_*: local and remote device */
+    uint8_t path_state;     /* PATH_STATE: enum mpa_state */
+} mc_event;
+
+typedef void (*mc_tx_fn)(void *user, int bearer, const mc_addr *dst, const uint8_t *frame,
+                         size_t len);
+typedef void (*mc_event_fn)(void *user, const mc_event *ev);
+
+/* ---- Configuration --------------------------------------------------------------------- */
+typedef struct mc_config {
+    uint32_t node_id;          /* not 0, not 0xFFFFFFFF */
+    uint32_t domain;
+    uint32_t incarnation;      /* 0 = draw from the RNG (normal: new at every start) */
+    uint16_t tolerance_ms;     /* link tolerance, MP_TOLERANCE_MIN_MS..MAX; default 500 */
+    uint16_t window;           /* link window, 1..16384, default 256 */
+    uint32_t max_message;      /* largest message sent or reassembled; default 1 MiB */
+    uint32_t max_reassemblies; /* concurrent reassemblies; default 32 */
+    uint32_t max_held;         /* out-of-order channel messages held, per node; default 4096 */
+    uint32_t max_links;        /* default 4096 */
+    size_t max_queue_bytes;    /* per peer, queued + unacknowledged; default 8 MiB */
+    size_t mem_limit;          /* all memory of the node; default 256 MiB */
+    bool naming;               /* run the name table (mn_) on channel 0; default true */
+    bool paths;                /* run the path layer (mpa_); default true */
+    mc_alloc alloc;            /* required */
+    mc_rng rng;                /* required */
+    mc_tx_fn tx;               /* required */
+    mc_event_fn event;         /* may be NULL */
+    void *user;                /* passed to tx and event */
+} mc_config;
+
+/* Fill the defaults; the caller then sets node_id, alloc, rng, tx (and the rest). */
+void mc_config_default(mc_config *cfg);
+
+typedef struct mc_node mc_node;
+
+int mc_node_create(const mc_config *cfg, mc_node **out);
+/* Free everything; no callbacks.  Afterwards the allocator holds nothing of the node. */
+void mc_node_destroy(mc_node *n);
+
+uint32_t mc_node_id(const mc_node *n);
+uint32_t mc_incarnation(const mc_node *n);
+
+/* ---- Bearers --------------------------------------------------------------------------- */
+typedef struct mc_bearer_cfg {
+    uint16_t mtu;              /* largest frame; >= 256; default MP_ETH_MTU */
+    mc_addr discovery;         /* where DISCOVER goes (broadcast/multicast/the one peer) */
+    bool discovery_off;        /* do not send DISCOVER (links form on LINK_RESET) */
+    uint8_t priority;          /* 0..31; highest working priority carries traffic */
+    bool standby;              /* only used when no non-standby link works */
+    uint16_t tolerance_ms;     /* 0 = node default */
+    uint16_t window;           /* 0 = node default */
+} mc_bearer_cfg;
+
+/* Returns the bearer id (>= 0) or a negative error.  Discovery starts at `now`. */
+int mc_bearer_attach(mc_node *n, const mc_bearer_cfg *cfg, uint64_t now);
+/* Resets every link of the bearer (traffic fails over) and forgets it. */
+int mc_bearer_detach(mc_node *n, int bearer, uint64_t now);
+/* Change the tolerance of the bearer's links (10..30000 ms).  Established links use
+ * max(new, peer's) at once; the peer learns it at the next link setup. */
+int mc_bearer_set_tolerance(mc_node *n, int bearer, uint16_t tolerance_ms);
+
+/* ---- Driving the node ------------------------------------------------------------------- */
+/* One received frame (bytes after the bearer's own header).  Returns 0 if consumed, or a
+ * negative error if it was dropped (the drop is counted by reason either way; a caller
+ * may ignore the value). */
+int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *frame, size_t len,
+             uint64_t now);
+/* Run timers due at `now` and transmit what is queued.  Call when now >= deadline. */
+int mc_timeout(mc_node *n, uint64_t now);
+/* Transmit what API calls queued (mc_timeout does this too). */
+int mc_flush(mc_node *n, uint64_t now);
+/* The earliest time the node needs mc_timeout, or UINT64_MAX.  After an API call that
+ * queued frames it is the time of that call (flush now).  O(1). */
+uint64_t mc_next_deadline(const mc_node *n);
+
+/* ---- Sending on a channel ----------------------------------------------------------------
+ * Queue one message for `peer` on channel `chan`: exactly once, in order with the other
+ * messages of (this node -> peer, chan), across link failover.  type is a sequenced type
+ * other than FRAGMENT and BUNDLE; body is the encoded body (for DATA the payload).
+ * Messages larger than the link payload are fragmented.  Channels >= MP_CHAN_FIRST_PATH
+ * belong to the path layer (use mc_path_*); with paths off (mc_config.paths = false) they
+ * are "raw channels" numbered by the core, which is how the link layer is tested alone
+ * (the codec allows DATA only on path channels).   *cseq_out (if not NULL) gets
+ * the channel sequence number.  Frames go out at the next mc_flush/mc_timeout, so
+ * several sends in one turn can share a BUNDLE.
+ * Errors: MC_ENOTCONN (peer not up), MC_EAGAIN (queue full), MC_ETOOBIG, MC_ENOMEM,
+ * MC_EINVAL (bad type or body). */
+int mc_send(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const void *body,
+            size_t len, uint64_t now, uint32_t *cseq_out);
+/* Same, from a codec frame (hdr.type and body; hdr.chan is the channel). */
+int mc_send_frame(mc_node *n, uint32_t peer, const mp_frame *f, uint64_t now,
+                  uint32_t *cseq_out);
+
+/* ---- Naming (mn_, when built in) ----------------------------------------------------------
+ * Publish/withdraw a local device name: the record goes to every peer now up and in the
+ * NAME_SYNC to every peer that comes up later.  NAME events report the table's changes. */
+int mc_publish(mc_node *n, const mp_name_rec *rec, uint64_t now);
+int mc_withdraw(mc_node *n, uint32_t device_id, const char *name, uint64_t now);
+/* The name table (const struct mn_table *) for lookups, or NULL if naming is off. */
+const void *mc_names(const mc_node *n);
+
+/* ---- Paths (mpa_, see path.h for the semantics) ------------------------------------------
+ * Path messages travel on the receiver's path channel; the path layer numbers them and
+ * deduplicates them, the core carries them across failover.  PATH_* events report
+ * state changes, messages and open requests. */
+#define MC_DEV_AUTO_ACCEPT 0x1u
+int mc_path_device_add(mc_node *n, uint32_t device, uint32_t flags);
+/* Open a unicast path from local_device to (peer, peer_device).  *path gets the handle. */
+int mc_path_open(mc_node *n, uint32_t local_device, uint32_t peer, uint32_t peer_device,
+                 uint64_t now, uint32_t *path);
+int mc_path_accept(mc_node *n, uint32_t path);
+int mc_path_send(mc_node *n, uint32_t path, const void *payload, size_t len, uint64_t now);
+/* The application consumed `count` messages: returns credit to the sender. */
+int mc_path_consume(mc_node *n, uint32_t path, uint32_t count, uint64_t now);
+int mc_path_close(mc_node *n, uint32_t path, uint64_t now);
+/* The path context (mpa_ctx *) for the rest of path.h, or NULL. */
+void *mc_paths(mc_node *n);
+
+/* ---- Introspection -------------------------------------------------------------------- */
+enum mc_link_state { MC_LS_RESET = 0, MC_LS_ESTABLISHING = 1, MC_LS_ESTABLISHED = 2 };
+const char *mc_link_state_name(int state);
+
+/* Drop reasons: each discarded input frame or message is counted in exactly one. */
+enum mc_drop {
+    MC_DROP_DECODE = 0,      /* codec rejected the frame */
+    MC_DROP_VERSION,         /* unknown version */
+    MC_DROP_TYPE,            /* unknown or unsupported unsequenced type */
+    MC_DROP_SEQ_TYPE,        /* unknown sequenced type: acknowledged, body dropped */
+    MC_DROP_DOMAIN,          /* DISCOVER from another domain */
+    MC_DROP_DUP_NODE,        /* another station uses our node id */
+    MC_DROP_NOT_FOR_US,      /* LINK_* addressed to another node id */
+    MC_DROP_NO_LINK,         /* sequenced/LINK_STATE from a station with no link */
+    MC_DROP_NOT_ESTABLISHED, /* sequenced frame on a link not yet up */
+    MC_DROP_STALE_SESSION,   /* LINK_STATE/ACTIVATE of an old session */
+    MC_DROP_DUP_SEQ,         /* link duplicate */
+    MC_DROP_OUT_OF_WINDOW,   /* link seq beyond the window */
+    MC_DROP_DUP_CSEQ,        /* channel duplicate (after failover) */
+    MC_DROP_HELD_FULL,       /* out-of-order channel message with no room to hold */
+    MC_DROP_NOMEM,           /* allocation refused */
+    MC_DROP_REASM_LIMIT,     /* too many concurrent reassemblies */
+    MC_DROP_TOO_BIG,         /* reassembly larger than max_message */
+    MC_DROP_FRAG_PROTO,      /* fragment out of offset order / inconsistent */
+    MC_DROP_PEER_LOST,       /* queued outgoing message discarded: peer lost */
+    MC_DROP_UNSUPPORTED,     /* SECURED/KEY_EXCHANGE (security not built in) */
+    MC_DROP_BAD_BEARER,      /* input on an unknown bearer */
+    MC_DROP_UPPER,           /* an upper layer (naming) refused the message */
+    MC_DROP_COUNT
+};
+const char *mc_drop_name(int reason);
+
+typedef struct mc_link_stats {
+    uint64_t tx_frames, rx_frames, tx_bytes, rx_bytes;
+    uint64_t tx_data, rx_data;          /* sequenced frames (first transmissions / accepted) */
+    uint64_t retransmits, rto_fires, nack_retransmits;
+    uint64_t nacks_sent, states_sent, states_rcvd, probes_sent, probes_rcvd;
+    uint64_t dup_rx, ooo_rx, out_of_window;
+    uint64_t bundles_tx, bundled_msgs_tx, bundles_rx;
+    uint64_t fragments_tx, fragments_rx;
+    uint64_t failover_out;              /* messages moved away from this link on failure */
+    uint64_t resets, ups, downs;
+} mc_link_stats;
+
+typedef struct mc_link_info {
+    uint32_t peer;
+    int bearer;
+    int state;
+    mc_addr addr;
+    uint16_t tolerance_ms, window, mtu, probe_ms;
+    uint8_t priority;
+    bool standby;
+    uint64_t srtt_ns, rto_ns;
+    uint32_t inflight, backlog;
+    mc_link_stats stats;
+} mc_link_info;
+
+typedef struct mc_stats {
+    uint64_t drops[MC_DROP_COUNT];
+    uint64_t delivered, sent_msgs, send_errors;
+    uint64_t peers_up, peers_down, links_up, links_down, failovers, msgs_failed_over;
+    uint64_t alloc_fail, limit_hits;
+    size_t mem_used, mem_peak;
+    uint32_t n_links, n_peers, n_peers_up, n_chans, n_reasm, n_held;
+} mc_stats;
+
+void mc_get_stats(const mc_node *n, mc_stats *out);
+/* Visit every link; fn returns non-zero to stop.  Returns links visited. */
+int mc_foreach_link(const mc_node *n, int (*fn)(void *user, const mc_link_info *li),
+                    void *user);
+/* The link (peer, bearer), or MC_ENOENT. */
+int mc_link_get(const mc_node *n, uint32_t peer, int bearer, mc_link_info *out);
+/* True if at least one link to peer is established. */
+bool mc_peer_is_up(const mc_node *n, uint32_t peer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MC_MC_H */

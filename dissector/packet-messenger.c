@@ -76,6 +76,7 @@ static const value_string msgr_opt_vals[] = {
     {MP_OPT_MAX_MESSAGE, "Maximum message"},
     {MP_OPT_PROBE_INTERVAL, "Probe interval"},
     {MP_OPT_MINET_MAC, "MINET MAC"},
+    {MP_OPT_ACK_SESSION, "Acknowledged session"},
     {MP_OPT_SECURITY, "Security policy"},
     {0, NULL}};
 
@@ -230,6 +231,7 @@ static int hf_opt_caps_mgmt = -1;
 static int hf_opt_max_message = -1;
 static int hf_opt_probe_interval = -1;
 static int hf_opt_minet_mac = -1;
+static int hf_opt_ack_session = -1;
 static int hf_opt_security = -1;
 
 /* DISCOVER */
@@ -925,6 +927,11 @@ static void msgr_dissect_options(msgr_cur *c)
             if (len == 6)
                 proto_tree_add_item(ot, hf_opt_minet_mac, c->tvb, v, 6, ENC_NA);
             break;
+        case MP_OPT_ACK_SESSION:
+            want = 2;
+            if (len == 2)
+                proto_tree_add_item(ot, hf_opt_ack_session, c->tvb, v, 2, ENC_BIG_ENDIAN);
+            break;
         case MP_OPT_SECURITY:
             want = 1;
             if (len == 1) {
@@ -1433,6 +1440,21 @@ static void msgr_body_fragment(msgr_pkt *p, msgr_cur *c, const msgr_msg *m)
     /* Reassembly is only possible on frames captured in full. */
     if (tvb_captured_length(c->tvb) < tvb_reported_length(c->tvb))
         return;
+    /* Like TCP: a retransmitted or duplicate fragment (same link seq seen before) is not
+     * fed to reassembly again, or a message whose fragments were all retransmitted would
+     * be reassembled (and counted) twice.  Its data is in the original frame. */
+    if (p->depth == 0 && msgr_analyze_seq) {
+        const msgr_seq_result *r =
+            (const msgr_seq_result *)p_get_proto_data(wmem_file_scope(), c->pinfo, proto_msgr, MSGR_PD_SEQ);
+        if (r && (r->kind == MSGR_AN_RETRANS || r->kind == MSGR_AN_DUP)) {
+            proto_item *ri = proto_tree_add_uint_format(c->tree, hf_an_orig_frame, c->tvb, doff, dlen, r->orig_frame,
+                                                        "Retransmitted fragment, not reassembled again "
+                                                        "(first sent in frame %u)", r->orig_frame);
+            proto_item_set_generated(ri);
+            col_append_str(c->pinfo->cinfo, COL_INFO, " [retransmitted fragment]");
+            return;
+        }
+    }
 
     msgr_frag_id fid = {p->dir, m->chan, m->cseq};
     gboolean save_fragmented = c->pinfo->fragmented;
@@ -2287,6 +2309,8 @@ void proto_register_messenger(void)
         {&hf_opt_max_message, {"Maximum message", "msgr.opt.max_message", FT_UINT32, BASE_DEC, NULL, 0x0, NULL, HFILL}},
         {&hf_opt_probe_interval, {"Probe interval (ms)", "msgr.opt.probe_interval", FT_UINT16, BASE_DEC, NULL, 0x0, NULL, HFILL}},
         {&hf_opt_minet_mac, {"MINET MAC", "msgr.opt.minet_mac", FT_ETHER, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_opt_ack_session, {"Acknowledged session", "msgr.opt.ack_session", FT_UINT16, BASE_HEX, NULL, 0x0,
+                               "The receiver's session that this LINK_ACTIVATE answers", HFILL}},
         {&hf_opt_security, {"Security policy", "msgr.opt.security", FT_UINT8, BASE_DEC, VALS(msgr_sec_policy_vals), 0x0, NULL, HFILL}},
 
         /* DISCOVER */

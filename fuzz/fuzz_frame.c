@@ -35,8 +35,59 @@ static void check_bundle_members(const mp_bundle *b)
                          members_buf, used));
 }
 
+/* Calls a careless caller might make: every one must fail cleanly, never crash.  Run
+ * once per process (they do not depend on the input). */
+static void check_misuse(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    uint8_t b[64] = {0};
+    mp_frame f;
+    mp_hdr h;
+    memset(&f, 0, sizeof f);
+    memset(&h, 0, sizeof h);
+    size_t pos = 0, used = 0;
+    FZ_CHECK(mp_decode(b, sizeof b, NULL) < 0);
+    FZ_CHECK(mp_decode(NULL, 10, &f) < 0);
+    FZ_CHECK(mp_hdr_decode(NULL, 10, &h) < 0);
+    FZ_CHECK(mp_body_decode(NULL, b, 4, &f) < 0);
+    FZ_CHECK(mp_body_decode(&h, NULL, 4, &f) < 0);
+    FZ_CHECK(mp_encode(NULL, b, sizeof b) < 0);
+    FZ_CHECK(mp_encoded_len(NULL) < 0);
+    f.hdr.type = MP_T_DATA;
+    FZ_CHECK(mp_encode(&f, NULL, 100) < 0);
+    f.u.data.len = 5; /* a view with bytes but no pointer */
+    FZ_CHECK(mp_encode(&f, b, sizeof b) < 0);
+    FZ_CHECK(mp_bundle_next(NULL, &pos, &f) < 0);
+    FZ_CHECK(mp_bundle_append(NULL, 10, &used, &f) < 0);
+    used = 20;
+    f.u.data.len = 0;
+    FZ_CHECK(mp_bundle_append(b, 10, &used, &f) < 0); /* used > cap */
+    FZ_CHECK(mp_name_sync_next(NULL, &pos, NULL) < 0);
+    FZ_CHECK(mp_opt_find(NULL, 1) == NULL);
+    FZ_CHECK(mp_name_check(NULL, 3) < 0 && mp_pattern_check(NULL, 3) < 0);
+    FZ_CHECK(!mp_pattern_match(NULL, 3, (const uint8_t *)"abc", 3));
+    FZ_CHECK(mp_prop_check(NULL) < 0);
+    FZ_CHECK(mp_serial_encode(NULL, 5, b, sizeof b) < 0);
+    FZ_CHECK(mp_serial_encode(b, 5, NULL, 100) < 0);
+    mp_deframer d;
+    mp_deframer_init(&d, NULL, 100);
+    FZ_CHECK(mp_deframer_feed(NULL, b, 4, &used) < 0);
+    FZ_CHECK(mp_deframer_feed(&d, NULL, 4, NULL) < 0);
+    mp_caphdr c = {MP_BEARER_SERIAL, 0, 0};
+    FZ_CHECK(mp_caphdr_encode(NULL, b, sizeof b) < 0 && mp_caphdr_encode(&c, NULL, 8) < 0);
+    FZ_CHECK(mp_caphdr_decode(NULL, 8, &c) < 0 && mp_caphdr_decode(b, 8, NULL) < 0);
+    for (int e = 1; e >= -MP_ERR_COUNT - 1; e--)
+        FZ_CHECK(mp_strerror(e) != NULL && mp_errname(e) != NULL);
+    for (int t = 0; t < 256; t++)
+        (void)mp_type_name((uint8_t)t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_misuse();
     mp_frame f;
     mp_hdr h;
     int rc = mp_decode(data, size, &f);
@@ -66,6 +117,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc2 = mp_decode(data, (size_t)rc, &g);
         FZ_CHECKF(rc2 == rc, "decode without padding returned %d", rc2);
         FZ_CHECK(fz_frame_eq(&f, &g, false));
+    }
+
+    /* NAME_SYNC also re-encodes from its records view as is (enc_recs NULL). */
+    if (f.hdr.type == MP_T_NAME_SYNC) {
+        static uint8_t out[MP_MAX_FRAME];
+        f.u.sync.enc_recs = NULL;
+        int n0 = mp_encode(&f, out, sizeof out);
+        FZ_CHECKF(n0 == rc, "NAME_SYNC re-encoded from its records view: %d", n0);
+        FZ_CHECK(fz_bytes_eq("NAME_SYNC from records view", data, (size_t)rc, out, (size_t)n0));
     }
 
     FZ_CHECK(fz_prepare_reencode(&f));

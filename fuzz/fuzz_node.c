@@ -111,6 +111,10 @@ static void fz_tx(void *user, int bearer, const mc_addr *dst, const uint8_t *fra
     mp_frame f;
     int rc = mp_decode(frame, len, &f);
     FZ_CHECKF(rc >= 0, "node %d sent a frame the codec rejects: %s", c->idx, mp_errname(rc));
+    if (verbose > 2)
+        fprintf(stderr, "t=%.3f node %d tx b%d type %u seq %u ack %u chan %u cseq %u len %zu%s\n",
+                (double)(now - 1000000000ull) / 1e9, c->idx, b, f.hdr.type, f.hdr.seq, f.hdr.ack,
+                f.hdr.chan, f.hdr.cseq, len, cut[b] ? " (cut)" : "");
     if (cut[b])
         return;
     queue *q = &net[c->idx][b];

@@ -35,14 +35,22 @@ static void check_known(const mp_opt *o)
                   o->len);
         break;
     case MP_OPT_CAPS:
+        FZ_CHECKF(o->len == 4, "CAPS of %u bytes (must be 4)", o->len);
+        break;
     case MP_OPT_MAX_MESSAGE:
-        FZ_CHECKF(o->len == 4, "option 0x%02x of %u bytes (must be 4)", o->type, o->len);
+        FZ_CHECKF(o->len == 4, "MAX_MESSAGE of %u bytes (must be 4)", o->len);
+        FZ_CHECKF(mp_get32(o->val) >= MP_MIN_MESSAGE_SUPPORT && mp_get32(o->val) <= MP_MAX_MESSAGE,
+                  "MAX_MESSAGE %u accepted", mp_get32(o->val));
         break;
     case MP_OPT_PROBE_INTERVAL:
         FZ_CHECKF(o->len == 2, "PROBE_INTERVAL of %u bytes", o->len);
+        FZ_CHECK(mp_get16(o->val) != 0);
         break;
     case MP_OPT_MINET_MAC:
         FZ_CHECKF(o->len == 6, "MINET_MAC of %u bytes", o->len);
+        break;
+    case MP_OPT_ACK_SESSION:
+        FZ_CHECKF(o->len == 2, "ACK_SESSION of %u bytes", o->len);
         break;
     case MP_OPT_SECURITY:
         FZ_CHECKF(o->len == 1, "SECURITY of %u bytes", o->len);

@@ -97,7 +97,7 @@ static mp_bytes gname(gen *g, size_t max, size_t min_len)
 
 static const uint8_t opt_types[] = {MP_OPT_NODE_NAME, MP_OPT_BEARER_NAME, MP_OPT_CAPS,
                                     MP_OPT_MAX_MESSAGE, MP_OPT_PROBE_INTERVAL,
-                                    MP_OPT_MINET_MAC, MP_OPT_SECURITY, 0x42};
+                                    MP_OPT_MINET_MAC, MP_OPT_ACK_SESSION, MP_OPT_SECURITY, 0x42};
 
 static void gopts(gen *g, mp_opts *o)
 {
@@ -121,10 +121,19 @@ static void gopts(gen *g, mp_opts *o)
         switch (x->type) {
         case MP_OPT_NODE_NAME: v = gname(g, MP_MAX_NODE_NAME, 1); break;
         case MP_OPT_BEARER_NAME: v = gname(g, MP_MAX_BEARER_NAME, 1); break;
-        case MP_OPT_CAPS:
-        case MP_OPT_MAX_MESSAGE: v = fz_view(&g->in, 4); break;
+        case MP_OPT_CAPS: v = fz_view(&g->in, 4); break;
+        case MP_OPT_MAX_MESSAGE: {
+            uint8_t *p = arena_get(4);
+            if (p)
+                mp_put32(p, MP_MIN_MESSAGE_SUPPORT +
+                                g32(g) % (MP_MAX_MESSAGE - MP_MIN_MESSAGE_SUPPORT + 1));
+            v.ptr = p;
+            v.len = p ? 4 : 0;
+            break;
+        }
         case MP_OPT_PROBE_INTERVAL: v = fz_view(&g->in, 2); break;
         case MP_OPT_MINET_MAC: v = fz_view(&g->in, 6); break;
+        case MP_OPT_ACK_SESSION: v = fz_view(&g->in, 2); break;
         case MP_OPT_SECURITY: {
             uint8_t *p = arena_get(1);
             if (p)

@@ -9,7 +9,7 @@
 #   FUZZ_JOBS        targets fuzzed at once (default: number of CPUs)
 #   FUZZ_FRESH=1     start from the committed seeds instead of the corpus kept from last time
 #
-# Each target runs on a work copy of its corpus in $MSGR_FUZZ_BUILD/campaign/<target>/corpus
+# Each target runs on a work copy of its seed corpus in $MSGR_FUZZ_BUILD/campaign/<target>/corpus
 # (kept between runs, so campaigns add up; scripts/coverage.sh replays it too), never in the
 # repository.  At the end a table gives, per target: executions, execs/s, coverage (cov:
 # edges, ft: features) at start and end, and the corpus size.  Any crash, leak, timeout or
@@ -55,9 +55,9 @@ run_one() { # target
   [ "${FUZZ_FRESH:-0}" = 1 ] && rm -rf "$w/corpus"
   rm -rf "$w/artifacts"
   mkdir -p "$w/corpus" "$w/artifacts"
-  for d in "$ROOT/fuzz/corpus/$t" "$ROOT/fuzz/regressions/$t"; do
-    [ -d "$d" ] && find "$d" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$w/corpus/" \;
-  done
+  # Seeds only: regressions are replayed by ctest, and one not fixed yet would stop
+  # libFuzzer while it loads the corpus.
+  find "$ROOT/fuzz/corpus/$t" -maxdepth 1 -type f ! -name '.*' -exec cp {} "$w/corpus/" \;
   "$bin" -max_total_time="$SECS" -rss_limit_mb=2048 -max_len=70000 -timeout=25 \
     -dict="$ROOT/fuzz/messenger.dict" -print_final_stats=1 \
     -artifact_prefix="$w/artifacts/" "$w/corpus" >"$w/log" 2>&1
@@ -97,8 +97,11 @@ for t in "${targets[@]}"; do
     status=1
     mkdir -p "$ROOT/fuzz/regressions/$t"
     for a in $arts; do
-      cp "$a" "$ROOT/fuzz/regressions/$t/"
-      result="$result, reproducer fuzz/regressions/$t/$(basename "$a")"
+      # Renamed: .gitignore hides crash-*/leak-*/timeout-* so stray artifacts stay out of
+      # git; a reproducer for triage should show up in `git status`.
+      dst="$ROOT/fuzz/regressions/$t/found-$(basename "$a")"
+      cp "$a" "$dst"
+      result="$result, reproducer ${dst#$ROOT/}"
     done
   fi
   printf '%-18s %12s %9s %15s %15s %7s  %s\n' "$t" "${execs:-?}" "${eps:-?}" \

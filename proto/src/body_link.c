@@ -51,6 +51,8 @@ static int mp_opt_check_one(const mp_opt *v)
         return mp_get16(v->val) != 0 ? MP_OK : MP_ERANGE;
     case MP_OPT_MINET_MAC:
         return v->len == 6 ? MP_OK : MP_EOPTION;
+    case MP_OPT_ACK_SESSION:
+        return v->len == 2 ? MP_OK : MP_EOPTION;
     case MP_OPT_SECURITY:
         if (v->len != 1)
             return MP_EOPTION;

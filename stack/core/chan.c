@@ -345,6 +345,10 @@ void mc__failover(mc_node *n, mc_link *from, mc_unit *units, uint32_t count, uin
 }
 
 /* ---- Delivery ----------------------------------------------------------------------------------- */
+/* A held "message" of this type is a tombstone: the channel position of a sequenced
+ * frame whose body was invalid (RFC 3.7 step 3).  Type 0 is no sequenced type. */
+#define MC_TOMBSTONE 0
+
 static bool is_name_type(uint8_t t)
 {
     return t == MP_T_NAME_PUBLISH || t == MP_T_NAME_WITHDRAW || t == MP_T_NAME_SYNC;
@@ -389,7 +393,8 @@ static void drain_held(mc_node *n, mc_chan *c)
         n->n_held--;
         if (h->cseq == c->rx_next) {
             c->rx_next++;
-            deliver_msg(n, c->peer, c->chan, h->cseq, h->type, h->body, h->len);
+            if (h->type != MC_TOMBSTONE)
+                deliver_msg(n, c->peer, c->chan, h->cseq, h->type, h->body, h->len);
         } else {
             mc__drop(n, MC_DROP_DUP_CSEQ);
         }
@@ -402,6 +407,7 @@ static void hold_msg(mc_node *n, mc_chan *c, uint32_t cseq, uint8_t type, const 
 {
     if (n->n_held >= n->cfg.max_held) {
         mc__drop(n, MC_DROP_HELD_FULL);
+        n->rx_refused = true;
         return;
     }
     mc_heldmsg **pp = &c->held;
@@ -415,13 +421,15 @@ static void hold_msg(mc_node *n, mc_chan *c, uint32_t cseq, uint8_t type, const 
     mc_heldmsg *h = mc__alloc(n, asize);
     if (!h) {
         mc__drop(n, MC_DROP_NOMEM);
+        n->rx_refused = true;
         return;
     }
     h->cseq = cseq;
     h->type = type;
     h->len = (uint32_t)len;
     h->asize = asize;
-    memcpy(h->body, body, len);
+    if (len)
+        memcpy(h->body, body, len);
     h->next = *pp;
     *pp = h;
     c->n_held++;
@@ -438,6 +446,7 @@ static void rx_msg(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq, uint8_t
     mc_chan *c = mc__chan_get(n, p, chan, true);
     if (!c) {
         mc__drop(n, MC_DROP_NOMEM);
+        n->rx_refused = true;
         return;
     }
     if (mp_seq32_lt(cseq, c->rx_next)) {
@@ -461,6 +470,7 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
     mc_chan *c = mc__chan_get(n, p, chan, true);
     if (!c) {
         mc__drop(n, MC_DROP_NOMEM);
+        n->rx_refused = true;
         return;
     }
     bool numbered = core_numbered(n, chan);
@@ -492,12 +502,15 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
             return;
         }
         if (n->n_reasm >= n->cfg.max_reassemblies) {
+            /* Refused, not consumed: the peer resends it once a reassembly ends. */
             mc__drop(n, MC_DROP_REASM_LIMIT);
-            return; /* not consumed: the channel stalls until the peer is lost */
+            n->rx_refused = true;
+            return;
         }
         r = mc__alloc(n, sizeof *r);
         if (!r) {
             mc__drop(n, MC_DROP_NOMEM);
+            n->rx_refused = true;
             return;
         }
         memset(r, 0, sizeof *r);
@@ -509,8 +522,10 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
             r->discard = true;
             mc__drop(n, MC_DROP_TOO_BIG);
         } else if (!(r->buf = mc__alloc(n, r->total))) {
-            r->discard = true;
+            mc__free(n, r, sizeof *r);
             mc__drop(n, MC_DROP_NOMEM);
+            n->rx_refused = true;
+            return;
         }
         c->reasm = r;
         n->n_reasm++;
@@ -534,13 +549,86 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
     n->n_reasm--;
     if (numbered)
         c->rx_next++;
-    if (!r->discard)
-        deliver_msg(n, p, chan, cseq, r->inner_type, r->buf, r->total);
+    if (!r->discard) {
+        /* A reassembled body is validated like a whole frame's (MSG-FRAG-12): if it
+         * fails, it is discarded and counted, and its cseq stays consumed. */
+        mp_hdr bh = {.type = r->inner_type, .chan = chan, .cseq = cseq};
+        mp_frame bf;
+        if (mp_body_decode(&bh, r->buf, r->total, &bf) < 0) {
+            mc__drop(n, MC_DROP_DECODE);
+            if (!numbered && n->paths)
+                (void)mpa_input_void(n->paths, p->node_id, chan, cseq);
+        } else {
+            deliver_msg(n, p, chan, cseq, r->inner_type, r->buf, r->total);
+        }
+    }
     if (r->buf)
         mc__free(n, r->buf, r->total);
     mc__free(n, r, sizeof *r);
     if (numbered)
         drain_held(n, c);
+}
+
+/* May the chan/cseq of a sequenced frame whose body failed to decode be trusted as a
+ * channel position?  Only for an assigned message type (or a FRAGMENT, which carries its
+ * message's chan/cseq) on a channel that type may use (RFC 3.5; the decoder's own
+ * channel check may not have run when it failed earlier, at MP_ELENGTH).  An unassigned
+ * type or a BUNDLE (no position of its own) consumes only its link sequence number. */
+static bool void_position_ok(const mp_hdr *h)
+{
+    uint32_t chan = h->chan;
+    if (!MP_TYPE_IS_SEQUENCED(h->type) || h->type == MP_T_BUNDLE || !mp_type_name(h->type))
+        return false;
+    if (chan > MP_CHAN_MINET && chan < MP_CHAN_FIRST_PATH)
+        return false; /* reserved node-level channels */
+    bool path = chan >= MP_CHAN_FIRST_PATH;
+    switch (h->type) {
+    case MP_T_DATA:
+    case MP_T_PATH_CLOSE:
+    case MP_T_PATH_ABORT:
+    case MP_T_PATH_CREDIT:
+        return path;
+    case MP_T_PATH_ACCEPT:
+        return path && h->cseq == 0;
+    case MP_T_MINET:
+        return chan == MP_CHAN_MINET;
+    case MP_T_NAME_PUBLISH:
+    case MP_T_NAME_WITHDRAW:
+    case MP_T_NAME_SYNC:
+    case MP_T_PATH_OPEN:
+        return chan == MP_CHAN_NODE;
+    case MP_T_SERVICE_STATUS:
+    case MP_T_MGMT:
+        return chan == MP_CHAN_NODE || path;
+    default: /* FRAGMENT: its inner type is in the (invalid) body */
+        return true;
+    }
+}
+
+/* Consume (peer, chan, cseq) without delivering anything: a tombstone. */
+static void rx_void(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq)
+{
+    mc_chan *c = mc__chan_get(n, p, chan, core_numbered(n, chan));
+    if (c && c->reasm && c->reasm->cseq == cseq)
+        reasm_free(n, c); /* an invalid fragment ends its series (MSG-FRAG-12) */
+    if (!core_numbered(n, chan)) {
+        if (n->paths)
+            (void)mpa_input_void(n->paths, p->node_id, chan, cseq);
+        return;
+    }
+    if (!c) {
+        mc__drop(n, MC_DROP_NOMEM);
+        n->rx_refused = true;
+        return;
+    }
+    if (mp_seq32_lt(cseq, c->rx_next))
+        return; /* a copy of a position already consumed (resent after failover) */
+    if (cseq != c->rx_next) {
+        hold_msg(n, c, cseq, MC_TOMBSTONE, NULL, 0);
+        return;
+    }
+    c->rx_next++;
+    drain_held(n, c);
 }
 
 void mc__deliver_frame(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, uint64_t now)
@@ -550,8 +638,15 @@ void mc__deliver_frame(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, u
     int r = mp_decode(buf, len, &f);
     if (r < 0) {
         /* The sequence number is consumed (and acknowledged) either way, so a frame we
-         * cannot interpret never stalls the link. */
-        mc__drop(n, r == MP_ETYPE ? MC_DROP_SEQ_TYPE : MC_DROP_DECODE);
+         * cannot interpret never stalls the link.  Its channel position is consumed
+         * too, when the header names one we can trust: otherwise the channel would
+         * wait for that cseq for ever (RFC 3.7 step 3, MSG-HDR-14). */
+        mp_hdr h;
+        bool hdr_ok = mp_hdr_decode(buf, len, &h) >= 0; /* it did in mc_input */
+        mc__drop(n, r == MP_ETYPE && hdr_ok && !mp_type_name(h.type) ? MC_DROP_SEQ_TYPE
+                                                                     : MC_DROP_DECODE);
+        if (hdr_ok && r != MP_ECHANNEL && void_position_ok(&h))
+            rx_void(n, l->peer, h.chan, h.cseq);
         return;
     }
     mc_peer *p = l->peer;

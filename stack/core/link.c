@@ -107,6 +107,14 @@ static void send_ctl(mc_node *n, mc_link *l, uint8_t type)
     lk->mtu = l->bearer->cfg.mtu;
     lk->priority = l->bearer->cfg.priority;
     lk->lflags = l->bearer->cfg.standby ? MP_LFLAG_STANDBY : 0;
+    uint8_t ack_session[2];
+    if (type == MP_T_LINK_ACTIVATE) {
+        /* Name the peer session this ACTIVATE answers, so that a late copy cannot set
+         * up a link with a peer endpoint that has since reset (MSG-LINK-36). */
+        mp_put16(ack_session, l->peer_session);
+        lk->opts.v[0] = (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack_session};
+        lk->opts.n = 1;
+    }
     int len = mp_encode(&f, n->txbuf, n->txcap);
     if (len < 0) {
         n->st.send_errors++;
@@ -314,6 +322,13 @@ static void establish(mc_node *n, mc_link *l, uint64_t now)
     mc__mark_dirty(n, l);
 }
 
+/* Does this LINK_ACTIVATE confirm our current session (ACK_SESSION, MSG-LINK-37)? */
+static bool activate_answers_us(const mc_link *l, const mp_link *lk)
+{
+    const mp_opt *o = mp_opt_find(&lk->opts, MP_OPT_ACK_SESSION);
+    return o && o->len == 2 && mp_get16(o->val) == l->session;
+}
+
 void mc__link_on_ctl(mc_node *n, mc_link *l, const mp_frame *f, uint64_t now)
 {
     const mp_link *lk = &f->u.link;
@@ -322,7 +337,8 @@ void mc__link_on_ctl(mc_node *n, mc_link *l, const mp_frame *f, uint64_t now)
         mc__drop(n, MC_DROP_STALE_SESSION); /* from before the peer's latest reset */
         return;
     }
-    l->last_heard = now;
+    /* No refresh of last-heard here: a late copy of a setup frame is no sign that the
+     * peer is alive (MSG-LINK-26); establish() starts the clock when the link comes up. */
     if (l->state == MC_LS_ESTABLISHED) {
         if (same) {
             /* A late copy of the frames that set this session up. */
@@ -331,7 +347,29 @@ void mc__link_on_ctl(mc_node *n, mc_link *l, const mp_frame *f, uint64_t now)
         }
         /* The peer started a new session: its old one (and our link) is gone. */
         mc__link_down(n, l, MC_DOWN_PEER_RESET, true, now);
+        if (f->hdr.type == MP_T_LINK_ACTIVATE) {
+            /* That ACTIVATE confirms a session of ours which going down has just ended.
+             * Answering with another ACTIVATE (of our new session) would make the peer
+             * go down in turn and answer alike: the two ends flapped in step for ever.
+             * Start over with a LINK_RESET, which the peer answers by the handshake. */
+            send_ctl(n, l, MP_T_LINK_RESET);
+            l->resets_sent++;
+            l->next_ctl = now + MC_RESET_INTERVAL_NS;
+            mc__link_rearm(n, l);
+            return;
+        }
         same = false;
+    }
+    if (f->hdr.type == MP_T_LINK_ACTIVATE && !activate_answers_us(l, lk)) {
+        /* It answers a session of ours that has ended: the peer set up with an
+         * endpoint that no longer exists.  Tell it our current session at once. */
+        mc__drop(n, MC_DROP_STALE_SESSION);
+        if (l->state == MC_LS_RESET) {
+            send_ctl(n, l, MP_T_LINK_RESET);
+            l->resets_sent++;
+        }
+        mc__link_rearm(n, l);
+        return;
     }
     if (f->hdr.type == MP_T_LINK_RESET) {
         if (!same)
@@ -531,6 +569,30 @@ static void hold_ooo(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, uin
     l->st.ooo_rx++;
 }
 
+/* Hand the frame numbered rcv_nxt to the channels.  True: it is taken and rcv_nxt moves
+ * on.  False: the link went down during delivery, or the node could not take every
+ * message in it (memory); then rcv_nxt stays, so the frame is not acknowledged and the
+ * peer sends it again (after an RTO or our NACK) rather than the message being lost. */
+static bool accept_seq(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, uint64_t now)
+{
+    /* rcv_nxt moves only afterwards, so that an ack piggybacked on a frame the
+     * application sends from inside delivery never covers a frame about to be refused. */
+    n->rx_refused = false;
+    mc__deliver_frame(n, l, buf, len, now);
+    if (l->state != MC_LS_ESTABLISHED)
+        return false;
+    if (n->rx_refused) {
+        n->rx_refused = false;
+        l->st.rx_refused++;
+        mc__link_rearm(n, l);
+        return false;
+    }
+    l->rcv_nxt++;
+    l->rx_started = true;
+    l->st.rx_data++;
+    return true;
+}
+
 void mc__link_on_seq(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, const mp_hdr *h,
                      uint64_t now)
 {
@@ -550,23 +612,15 @@ void mc__link_on_seq(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, con
         l->peer_next = (uint16_t)(seq + 1);
     if (seq == l->rcv_nxt) {
         size_t flen = h->length < len ? h->length : len;
-        l->rcv_nxt++;
-        l->rx_started = true;
-        l->st.rx_data++;
-        mc__deliver_frame(n, l, buf, flen, now);
-        /* Delivery may have reset the link (it cannot today, but stay safe). */
-        if (l->state != MC_LS_ESTABLISHED)
+        if (!accept_seq(n, l, buf, flen, now))
             return;
         while (l->ooo && l->ooo->seq == l->rcv_nxt) {
             mc_ooo *o = l->ooo;
+            if (!accept_seq(n, l, o->bytes, o->len, now))
+                return;
             l->ooo = o->next;
             l->n_ooo--;
-            l->rcv_nxt++;
-            l->st.rx_data++;
-            mc__deliver_frame(n, l, o->bytes, o->len, now);
             mc__free(n, o, o->asize);
-            if (l->state != MC_LS_ESTABLISHED)
-                return;
         }
         l->unacked_rx++;
         if (l->unacked_rx >= MC_ACK_EVERY || (h->flags & MP_FLAG_ACKREQ))
@@ -607,7 +661,13 @@ void mc__link_push(mc_node *n, mc_link *l, uint64_t now)
         mc_pkt *k = mc__alloc(n, sizeof *k);
         if (!k) {
             mc__drop(n, MC_DROP_NOMEM);
-            break; /* retried at the next flush, RTO or ack */
+            /* The unit stays in the backlog.  Nothing else is sure to push it again (an
+             * idle link gets no new ack, and this link is no longer dirty), so arm the
+             * retransmission timer as a retry timer: mc__link_timer re-dirties the link
+             * when it fires with nothing in flight. */
+            if (l->rto_at == MC_NEVER)
+                l->rto_at = now + l->rto;
+            break;
         }
         memset(k, 0, sizeof *k);
         mc_unit *u = l->bl_head;
@@ -711,6 +771,8 @@ void mc__link_timer(mc_node *n, mc_link *l, uint64_t now)
             l->rto_at = now + l->rto;
         } else {
             l->rto_at = MC_NEVER;
+            if (l->bl_head)
+                mc__mark_dirty(n, l); /* retry a push that failed for memory */
         }
     }
     if (l->ack_at <= now)

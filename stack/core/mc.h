@@ -278,6 +278,7 @@ typedef struct mc_link_stats {
     uint64_t retransmits, rto_fires, nack_retransmits;
     uint64_t nacks_sent, states_sent, states_rcvd, probes_sent, probes_rcvd;
     uint64_t dup_rx, ooo_rx, out_of_window;
+    uint64_t rx_refused;                /* frames left unacknowledged for lack of memory */
     uint64_t bundles_tx, bundled_msgs_tx, bundles_rx;
     uint64_t fragments_tx, fragments_rx;
     uint64_t failover_out;              /* messages moved away from this link on failure */

@@ -191,6 +191,10 @@ struct mc_node {
     int sync_err;
     uint16_t min_mtu;    /* smallest attached bearer MTU: fragment size */
     uint32_t n_links, n_peers_up, n_reasm, n_held;
+    /* Set while a sequenced frame is delivered if some message in it could not be taken
+     * (no memory, no room to hold or reassemble).  The link then does not acknowledge
+     * the frame: the peer sends it again, and channel numbers discard what was taken. */
+    bool rx_refused;
     mc_stats st;
 };
 

@@ -1294,6 +1294,40 @@ int mpa_input(mpa_ctx *c, uint32_t from_node, const mp_frame *f, uint64_t now)
     return mpa_sequence(c, p, f);
 }
 
+int mpa_input_void(mpa_ctx *c, uint32_t from_node, uint32_t chan, uint32_t cseq)
+{
+    if (!c || !mpa_node_ok(from_node))
+        return MPA_EINVAL;
+    if (chan < MP_CHAN_FIRST_PATH) {
+        c->st.proto_errors++;
+        return MPA_EPROTO;
+    }
+    mpa_path *p = mpa_find(c, chan);
+    if (!p || p->is_group) {
+        c->st.stray++;
+        return MPA_ENOPATH;
+    }
+    if (from_node != p->peer_node) {
+        c->st.wrong_peer++;
+        return MPA_EPEER;
+    }
+    if (!mpa_live(p)) {
+        c->st.late++;
+        return MPA_OK;
+    }
+    if (p->state == MPA_ST_ACCEPTING) {
+        c->st.proto_errors++; /* as in mpa_input: nothing may come before our ACCEPT */
+        return MPA_EPROTO;
+    }
+    /* Type 0 is no message type: mpa_process ignores it, mpa_hold_copy copies no view,
+     * and it is not flow controlled (the position consumed returns its credit). */
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.chan = chan;
+    f.hdr.cseq = cseq;
+    return mpa_sequence(c, p, &f);
+}
+
 int mpa_peer_lost(mpa_ctx *c, uint32_t node)
 {
     if (!c)

@@ -235,6 +235,12 @@ int mpa_release(mpa_ctx *c, uint32_t path);
  * hdr.chan >= MP_CHAN_FIRST_PATH).  Returns MPA_OK when consumed (including duplicates
  * and held messages, which are counted) or a negative code when dropped (counted). */
 int mpa_input(mpa_ctx *c, uint32_t from_node, const mp_frame *f, uint64_t now);
+/* A sequenced frame for path channel `chan` whose link sequence number was consumed but
+ * whose body is invalid (RFC 3.7, MSG-HDR-14; or a reassembled body that failed
+ * validation, MSG-FRAG-12): cseq is consumed in its turn like a message that is then
+ * discarded (a tombstone), so later messages of the path are not held for ever.
+ * Returns MPA_OK when consumed or held, a negative code when dropped. */
+int mpa_input_void(mpa_ctx *c, uint32_t from_node, uint32_t chan, uint32_t cseq);
 /* The last link to `node` went down or it restarted: every path with it is BROKEN
  * (MP_R_PEER_DOWN) and waiting requests from it are dropped.  Returns paths broken. */
 int mpa_peer_lost(mpa_ctx *c, uint32_t node);

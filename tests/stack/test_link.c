@@ -430,6 +430,39 @@ static void test_mem_limit(void)
     node_fini(&t[1]);
 }
 
+/* fuzz_node finding: mc_send accepted a message, then the allocation of its link packet
+ * failed at the flush.  The unit stayed in the backlog of an idle link that nothing ever
+ * pushed again (no ack to come, link no longer dirty): accepted, never delivered, links
+ * up.  The push must be retried by a timer. */
+static void test_push_nomem_retry(void)
+{
+    static wire w;
+    memset(&w, 0, sizeof w);
+    tnode t[2];
+    node_init(&t[0], &w, 0, 500, 0);
+    node_init(&t[1], &w, 1, 500, 0);
+    uint64_t now = run(&w, t, 0, 1 * MS, 100 * US);
+    uint8_t p[40] = {0};
+    /* First message: creates the channel state, delivered normally. */
+    CHECK(mc_send(t[0].n, 2, 0x100, MP_T_DATA, p, sizeof p, now, NULL) == MC_OK);
+    now = run(&w, t, now + 100 * US, now + 10 * MS, 100 * US);
+    CHECK(t[1].msgs == 1);
+    /* Second: the unit is allocated by mc_send, the packet at the flush fails. */
+    mp_put32(p, 1);
+    t[0].limit_allocs = t[0].allocs + 1;
+    CHECK(mc_send(t[0].n, 2, 0x100, MP_T_DATA, p, sizeof p, now, NULL) == MC_OK);
+    mc_flush(t[0].n, now);
+    t[0].limit_allocs = 0;
+    mc_stats st;
+    mc_get_stats(t[0].n, &st);
+    CHECK(st.drops[MC_DROP_NOMEM] == 1);
+    run(&w, t, now + 100 * US, now + 1000 * MS, 100 * US);
+    CHECK(t[1].msgs == 2 && t[1].order_ok);
+    CHECK(t[0].link_down == 0 && t[1].link_down == 0);
+    node_fini(&t[0]);
+    node_fini(&t[1]);
+}
+
 /* A restarted peer (new incarnation) is reported down and comes back. */
 static void test_incarnation(void)
 {
@@ -463,6 +496,7 @@ int main(void)
     test_bad_input();
     test_mem_limit();
     test_incarnation();
+    test_push_nomem_retry();
     if (failures) {
         fprintf(stderr, "test_link: %d failure(s)\n", failures);
         return 1;

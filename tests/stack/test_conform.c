@@ -1,0 +1,541 @@
+/*
+ * test_conform.c — one core node against a scripted peer that writes raw frames, the way
+ * the interop suite (interop/suite/cases.py) drives the stack, but in literal time.
+ * Regression tests for the conformance findings:
+ *   malformed   a sequenced frame with an invalid body still consumes its channel
+ *               position (RFC 3.7 step 3, MSG-HDR-14): the next message is delivered;
+ *   held        the same when the invalid frame's cseq is ahead of rx_next (tombstone
+ *               held, released in turn);
+ *   fragbody    a reassembled body that fails validation is discarded, counted and its
+ *               cseq consumed (MSG-FRAG-12);
+ *   silence     peer acknowledges everything then falls silent: probes, then LINK_DOWN
+ *               (timeout) within [tolerance, tolerance + probe interval];
+ *   stall       peer answers probes but never acknowledges data: LINK_DOWN (stalled)
+ *               one tolerance after the oldest frame's first transmission;
+ *   unacked_sync  what the suite's silence case really provoked: the NAME_SYNC sent at
+ *               link-up is never acknowledged, so the link stalls before it times out;
+ *   ack_session every LINK_ACTIVATE names the session it answers (MSG-LINK-37), and one
+ *               that answers another session never sets the link up (MSG-LINK-38);
+ *   activate_new_session  ESTABLISHED + LINK_ACTIVATE of a later session: down, and a
+ *               LINK_RESET in answer, never an ACTIVATE (row 21: the ends used to reset
+ *               each other in step for ever).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc.h"
+
+#define MS 1000000ull
+
+static int failures;
+#define CHECK(c)                                                                             \
+    do {                                                                                     \
+        if (!(c)) {                                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);           \
+            failures++;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+#define IUT 0x0A000001u
+#define PEER 0x0A0000F1u
+
+typedef struct ctx {
+    mc_node *n;
+    size_t mem;
+    uint64_t rng;
+    /* what the node sent */
+    uint8_t last_act[256];
+    size_t last_act_len;
+    unsigned resets_tx, acts_tx;
+    uint16_t last_reset_session;
+    unsigned probes, seq_tx;
+    uint16_t max_seq;   /* highest link seq the node sent */
+    bool any_seq;
+    /* events */
+    uint32_t msg_cseq[64];
+    uint8_t msg_type[64];
+    unsigned nmsg;
+    int link_down, down_reason;
+    uint64_t down_at;
+    /* the scripted peer */
+    uint16_t session, iut_session, snd_nxt, rcv_nxt;
+    uint32_t incarnation;
+} ctx;
+
+static void *a_alloc(void *u, size_t s) { ((ctx *)u)->mem += s; return malloc(s); }
+static void a_free(void *u, void *p, size_t s) { ((ctx *)u)->mem -= s; free(p); }
+static uint32_t a_rand(void *u)
+{
+    ctx *c = u;
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return (uint32_t)c->rng;
+}
+
+static void a_tx(void *u, int bearer, const mc_addr *dst, const uint8_t *f, size_t len)
+{
+    (void)bearer;
+    (void)dst;
+    ctx *c = u;
+    mp_frame fr;
+    if (mp_decode(f, len, &fr) < 0)
+        return;
+    if (fr.hdr.type == MP_T_LINK_RESET) {
+        c->resets_tx++;
+        c->last_reset_session = fr.u.link.session;
+    } else if (fr.hdr.type == MP_T_LINK_ACTIVATE && len <= sizeof c->last_act) {
+        memcpy(c->last_act, f, len);
+        c->last_act_len = len;
+        c->acts_tx++;
+    } else if (fr.hdr.type == MP_T_LINK_STATE && (fr.u.state.sflags & MP_SFLAG_PROBE)) {
+        c->probes++;
+    } else if (MP_TYPE_IS_SEQUENCED(fr.hdr.type)) {
+        c->seq_tx++;
+        if (!c->any_seq || mp_seq16_lt(c->max_seq, fr.hdr.seq))
+            c->max_seq = fr.hdr.seq;
+        c->any_seq = true;
+    }
+}
+
+static void a_event(void *u, const mc_event *ev)
+{
+    ctx *c = u;
+    if (ev->type == MC_EV_MESSAGE && c->nmsg < 64) {
+        c->msg_cseq[c->nmsg] = ev->cseq;
+        c->msg_type[c->nmsg++] = ev->msg_type;
+    } else if (ev->type == MC_EV_LINK_DOWN) {
+        c->link_down++;
+        c->down_reason = ev->reason;
+        c->down_at = ev->now;
+    }
+}
+
+static const mc_addr peer_addr = {.len = 1, .b = {0x42}};
+
+static void inject(ctx *c, const mp_frame *f, uint64_t now)
+{
+    uint8_t buf[2048];
+    int len = mp_encode(f, buf, sizeof buf);
+    CHECK(len > 0);
+    if (len > 0)
+        mc_input(c->n, 0, &peer_addr, buf, (size_t)len, now);
+}
+
+static void inject_raw(ctx *c, const uint8_t *b, size_t len, uint64_t now)
+{
+    mc_input(c->n, 0, &peer_addr, b, len, now);
+}
+
+static void tick(ctx *c, uint64_t now)
+{
+    for (int i = 0; i < 64 && mc_next_deadline(c->n) <= now; i++)
+        mc_timeout(c->n, now);
+}
+
+/* ACK_SESSION_NONE: send LINK_ACTIVATE without the option. */
+#define ACK_SESSION_NONE (-1)
+static void peer_link_ack(ctx *c, uint8_t type, int ack_session, uint64_t now);
+
+static void peer_link(ctx *c, uint8_t type, uint64_t now)
+{
+    peer_link_ack(c, type, c->iut_session, now);
+}
+
+static void peer_link_ack(ctx *c, uint8_t type, int ack_session, uint64_t now)
+{
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.type = type;
+    f.u.link.node_id = PEER;
+    f.u.link.peer_id = IUT;
+    f.u.link.incarnation = c->incarnation;
+    f.u.link.session = c->session;
+    f.u.link.next_seq = c->snd_nxt;
+    f.u.link.tolerance_ms = 500;
+    f.u.link.window = 64;
+    f.u.link.priority = 10;
+    uint8_t ack[2];
+    if (type == MP_T_LINK_ACTIVATE && ack_session != ACK_SESSION_NONE) {
+        mp_put16(ack, (uint16_t)ack_session); /* the node's session it answers (MSG-LINK-37) */
+        f.u.link.opts.v[0] = (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack};
+        f.u.link.opts.n = 1;
+    }
+    inject(c, &f, now);
+}
+
+/* LINK_STATE acknowledging everything the node has sent (or `ack` if all is false). */
+static void peer_state(ctx *c, uint8_t sflags, bool all, uint64_t now)
+{
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.type = MP_T_LINK_STATE;
+    f.u.state.session = c->session;
+    f.u.state.ack = all && c->any_seq ? c->max_seq : (uint16_t)(c->rcv_nxt - 1);
+    f.u.state.next_seq = c->snd_nxt;
+    f.u.state.sflags = sflags;
+    f.u.state.timestamp = (uint32_t)(now / 1000);
+    inject(c, &f, now);
+}
+
+static void setup(ctx *c, uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    c->rng = seed;
+    c->session = 0x1111;
+    c->snd_nxt = 0xFFF0; /* the peer's numbering wraps during the tests */
+    c->incarnation = 0x77;
+    mc_config cfg;
+    mc_config_default(&cfg);
+    cfg.node_id = IUT;
+    cfg.alloc = (mc_alloc){a_alloc, a_free, c};
+    cfg.rng = (mc_rng){a_rand, c};
+    cfg.tx = a_tx;
+    cfg.event = a_event;
+    cfg.user = c;
+    CHECK(mc_node_create(&cfg, &c->n) == MC_OK);
+    mc_bearer_cfg b = {0};
+    b.mtu = 1472;
+    b.discovery_off = true;
+    CHECK(mc_bearer_attach(c->n, &b, 0) == 0);
+    /* LINK_RESET -> the node's LINK_ACTIVATE -> LINK_ACTIVATE: established. */
+    peer_link(c, MP_T_LINK_RESET, 1 * MS);
+    CHECK(c->last_act_len > 0);
+    mp_frame a;
+    CHECK(mp_decode(c->last_act, c->last_act_len, &a) > 0);
+    c->iut_session = a.u.link.session;
+    c->rcv_nxt = a.u.link.next_seq;
+    peer_link(c, MP_T_LINK_ACTIVATE, 2 * MS);
+    CHECK(mc_peer_is_up(c->n, PEER));
+}
+
+static void teardown(ctx *c)
+{
+    mc_node_destroy(c->n);
+    CHECK(c->mem == 0);
+}
+
+/* An MGMT frame (chan 0) from the peer; gflags 0x80 is an undefined bit: invalid body. */
+static size_t mgmt_frame(ctx *c, uint8_t *buf, size_t cap, uint32_t cseq, uint8_t flags,
+                         bool bad)
+{
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.type = MP_T_MGMT;
+    f.hdr.flags = flags;
+    f.hdr.seq = c->snd_nxt++;
+    f.hdr.ack = (uint16_t)(c->rcv_nxt - 1);
+    f.hdr.chan = 0;
+    f.hdr.cseq = cseq;
+    f.u.mgmt.corr_id = 100 + cseq;
+    f.u.mgmt.epoch = 1;
+    f.u.mgmt.src_entity = 1;
+    f.u.mgmt.uop_count = 1;
+    f.u.mgmt.uops[0].opcode = 1;
+    int len = mp_encode(&f, buf, cap);
+    CHECK(len > 0);
+    if (bad) {
+        /* Find gflags by encoding once more with another value. */
+        uint8_t other[512];
+        f.u.mgmt.gflags = MP_GFLAG_REPLY;
+        int l2 = mp_encode(&f, other, sizeof other);
+        CHECK(l2 == len);
+        for (int i = 0; i < len; i++)
+            if (other[i] != buf[i])
+                buf[i] = 0x80;
+        mp_frame chk;
+        CHECK(mp_decode(buf, (size_t)len, &chk) == MP_ERESERVED);
+    }
+    return len > 0 ? (size_t)len : 0;
+}
+
+static unsigned mgmt_msgs(const ctx *c, uint32_t *cseqs)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < c->nmsg; i++)
+        if (c->msg_type[i] == MP_T_MGMT)
+            cseqs[k++] = c->msg_cseq[i];
+    return k;
+}
+
+/* interop case malformed_frames: bad body at cseq 0, good one at cseq 1. */
+static void test_malformed(void)
+{
+    ctx c;
+    setup(&c, 11);
+    uint8_t b[512];
+    size_t n = mgmt_frame(&c, b, sizeof b, 0, 0, true);
+    inject_raw(&c, b, n, 3 * MS);
+    n = mgmt_frame(&c, b, sizeof b, 1, MP_FLAG_ACKREQ, false);
+    inject_raw(&c, b, n, 3 * MS);
+    uint32_t cs[64];
+    unsigned k = mgmt_msgs(&c, cs);
+    CHECK(k == 1 && cs[0] == 1);
+    /* Both link sequence numbers were consumed: the link is fine, nothing went down. */
+    mc_link_info li;
+    CHECK(mc_link_get(c.n, PEER, 0, &li) == MC_OK && li.state == MC_LS_ESTABLISHED);
+    CHECK(li.stats.rx_data == 2);
+    mc_stats st;
+    mc_get_stats(c.n, &st);
+    CHECK(st.drops[MC_DROP_DECODE] == 1 && st.n_held == 0);
+    /* A copy of the invalid frame's cseq later is a duplicate, not a delivery. */
+    n = mgmt_frame(&c, b, sizeof b, 0, 0, false);
+    inject_raw(&c, b, n, 4 * MS);
+    n = mgmt_frame(&c, b, sizeof b, 2, 0, false);
+    inject_raw(&c, b, n, 4 * MS);
+    k = mgmt_msgs(&c, cs);
+    CHECK(k == 2 && cs[1] == 2);
+    teardown(&c);
+}
+
+/* The invalid frame's cseq is ahead of rx_next: its tombstone waits in the hold. */
+static void test_held_tombstone(void)
+{
+    ctx c;
+    setup(&c, 12);
+    uint8_t b[512];
+    size_t n = mgmt_frame(&c, b, sizeof b, 1, 0, true); /* cseq 1, invalid */
+    inject_raw(&c, b, n, 3 * MS);
+    mc_stats st;
+    mc_get_stats(&*c.n, &st);
+    CHECK(st.n_held == 1);
+    n = mgmt_frame(&c, b, sizeof b, 2, 0, false);
+    inject_raw(&c, b, n, 3 * MS);
+    n = mgmt_frame(&c, b, sizeof b, 0, 0, false);
+    inject_raw(&c, b, n, 3 * MS);
+    uint32_t cs[64];
+    unsigned k = mgmt_msgs(&c, cs);
+    CHECK(k == 2 && cs[0] == 0 && cs[1] == 2);
+    mc_get_stats(c.n, &st);
+    CHECK(st.n_held == 0);
+    teardown(&c);
+}
+
+/* A fragmented MGMT whose reassembled body is invalid: discarded, cseq consumed. */
+static void test_fragment_body(void)
+{
+    ctx c;
+    setup(&c, 13);
+    /* A valid MGMT body with a payload, gflags then spoiled. */
+    mp_frame m;
+    memset(&m, 0, sizeof m);
+    m.hdr.type = MP_T_MGMT;
+    m.u.mgmt.corr_id = 9;
+    m.u.mgmt.epoch = 1;
+    m.u.mgmt.src_entity = 1;
+    static uint8_t pl[3000];
+    memset(pl, 0x5A, sizeof pl);
+    m.u.mgmt.payload = (mp_bytes){pl, sizeof pl};
+    static uint8_t whole[4096], other[4096];
+    int wl = mp_encode(&m, whole, sizeof whole);
+    m.u.mgmt.gflags = MP_GFLAG_REPLY;
+    CHECK(mp_encode(&m, other, sizeof other) == wl && wl > (int)MP_SEQ_HDR_LEN);
+    for (int i = 0; i < wl; i++)
+        if (whole[i] != other[i])
+            whole[i] = 0x80;
+    const uint8_t *body = whole + MP_SEQ_HDR_LEN; /* after the sequenced header */
+    uint32_t blen = (uint32_t)wl - MP_SEQ_HDR_LEN;
+    for (uint32_t off = 0; off < blen; off += 1200) {
+        uint32_t k = blen - off < 1200 ? blen - off : 1200;
+        mp_frame f;
+        memset(&f, 0, sizeof f);
+        f.hdr.type = MP_T_FRAGMENT;
+        f.hdr.seq = c.snd_nxt++;
+        f.hdr.ack = (uint16_t)(c.rcv_nxt - 1);
+        f.hdr.chan = 0;
+        f.hdr.cseq = 0;
+        f.u.fragment.inner_type = MP_T_MGMT;
+        f.u.fragment.total_len = blen;
+        f.u.fragment.offset = off;
+        f.u.fragment.data = (mp_bytes){body + off, k};
+        inject(&c, &f, 3 * MS);
+    }
+    uint8_t b[512];
+    size_t n = mgmt_frame(&c, b, sizeof b, 1, 0, false);
+    inject_raw(&c, b, n, 3 * MS);
+    uint32_t cs[64];
+    unsigned k = mgmt_msgs(&c, cs);
+    CHECK(k == 1 && cs[0] == 1); /* the invalid reassembled message is not delivered */
+    mc_stats st;
+    mc_get_stats(c.n, &st);
+    CHECK(st.drops[MC_DROP_DECODE] == 1 && st.n_reasm == 0);
+    teardown(&c);
+}
+
+/* interop case silence_link_down, with a peer that acknowledged what it got. */
+static void test_silence(void)
+{
+    ctx c;
+    setup(&c, 14);
+    uint64_t now = 2 * MS;
+    for (; now <= 50 * MS; now += 1 * MS)
+        tick(&c, now);
+    CHECK(c.seq_tx >= 1); /* the NAME_SYNC of link-up (MSG-NAME-13) */
+    uint64_t t0 = 50 * MS;
+    peer_state(&c, 0, true, t0); /* acknowledges it; then silence */
+    unsigned p0 = c.probes;
+    for (now = t0; now <= t0 + 1200 * MS && !c.link_down; now += 1 * MS)
+        tick(&c, now);
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_TIMEOUT);
+    CHECK(c.down_at - t0 >= 500 * MS && c.down_at - t0 <= 625 * MS);
+    CHECK(c.probes - p0 >= 3);
+    teardown(&c);
+}
+
+/* interop case withheld_acks: probes answered, data never acknowledged. */
+static void test_stall(void)
+{
+    ctx c;
+    setup(&c, 15);
+    uint64_t now = 2 * MS;
+    for (; now <= 50 * MS; now += 1 * MS)
+        tick(&c, now);
+    peer_state(&c, 0, true, now); /* NAME_SYNC acknowledged */
+    uint16_t acked = c.max_seq;
+    static const uint8_t body[] = {0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0,
+                                   1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+    uint64_t t_send = now;
+    CHECK(mc_send(c.n, PEER, 0, MP_T_MGMT, body, sizeof body, t_send, NULL) == MC_OK);
+    mc_flush(c.n, t_send);
+    unsigned tx0 = c.seq_tx;
+    for (now = t_send; now <= t_send + 1000 * MS && !c.link_down; now += 1 * MS) {
+        tick(&c, now);
+        if (now % (20 * MS) == 0) {
+            /* alive, answering probes, but the ack stays where it was */
+            mp_frame f;
+            memset(&f, 0, sizeof f);
+            f.hdr.type = MP_T_LINK_STATE;
+            f.u.state.session = c.session;
+            f.u.state.ack = acked;
+            f.u.state.next_seq = c.snd_nxt;
+            f.u.state.sflags = MP_SFLAG_REPLY;
+            inject(&c, &f, now);
+        }
+    }
+    CHECK(c.seq_tx - tx0 >= 2); /* first transmission and retransmissions */
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_STALLED);
+    CHECK(c.down_at - t_send >= 500 * MS && c.down_at - t_send <= 510 * MS);
+    teardown(&c);
+}
+
+/* What the suite's silence case actually provoked: its peer never acknowledges the
+ * NAME_SYNC the node MUST send at link-up, so the node MUST declare the link stalled
+ * one tolerance after link-up (MSG-LINK-13), before the silence timeout. */
+static void test_unacked_sync(void)
+{
+    ctx c;
+    setup(&c, 16);
+    uint64_t t0 = 240 * MS; /* the suite goes silent ~240 ms after link-up */
+    uint64_t now;
+    for (now = 2 * MS; now < t0; now += 1 * MS)
+        tick(&c, now);
+    peer_state(&c, 0, false, t0); /* does not acknowledge the NAME_SYNC */
+    for (now = t0; now <= t0 + 1200 * MS && !c.link_down; now += 1 * MS)
+        tick(&c, now);
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_STALLED);
+    CHECK(c.down_at >= 500 * MS && c.down_at <= 510 * MS); /* link-up at 2 ms + 500 */
+    teardown(&c);
+}
+
+static int link_state(ctx *c)
+{
+    mc_link_info li;
+    return mc_link_get(c->n, PEER, 0, &li) == MC_OK ? li.state : -1;
+}
+
+static void test_ack_session(void)
+{
+    ctx c;
+    setup(&c, 21);
+    /* The node's LINK_ACTIVATE (captured in setup) names the peer session it answers. */
+    mp_frame a;
+    CHECK(mp_decode(c.last_act, c.last_act_len, &a) > 0);
+    const mp_opt *o = mp_opt_find(&a.u.link.opts, MP_OPT_ACK_SESSION);
+    CHECK(o && o->len == 2 && mp_get16(o->val) == c.session);
+    teardown(&c);
+
+    /* ESTABLISHING: LINK_ACTIVATEs without ACK_SESSION, or answering another session of
+     * the node, are dropped; the right one sets the link up. */
+    memset(&c, 0, sizeof c);
+    ctx *p = &c;
+    p->rng = 22;
+    p->session = 0x2222;
+    p->snd_nxt = 100;
+    p->incarnation = 0x78;
+    mc_config cfg;
+    mc_config_default(&cfg);
+    cfg.node_id = IUT;
+    cfg.alloc = (mc_alloc){a_alloc, a_free, p};
+    cfg.rng = (mc_rng){a_rand, p};
+    cfg.tx = a_tx;
+    cfg.event = a_event;
+    cfg.user = p;
+    CHECK(mc_node_create(&cfg, &p->n) == MC_OK);
+    mc_bearer_cfg b = {0};
+    b.mtu = 1472;
+    b.discovery_off = true;
+    CHECK(mc_bearer_attach(p->n, &b, 0) == 0);
+    peer_link(p, MP_T_LINK_RESET, 1 * MS);
+    CHECK(link_state(p) == MC_LS_ESTABLISHING);
+    CHECK(mp_decode(p->last_act, p->last_act_len, &a) > 0);
+    p->iut_session = a.u.link.session;
+    mc_stats st0, st1;
+    mc_get_stats(p->n, &st0);
+    peer_link_ack(p, MP_T_LINK_ACTIVATE, ACK_SESSION_NONE, 2 * MS);
+    peer_link_ack(p, MP_T_LINK_ACTIVATE, (uint16_t)(p->iut_session - 1), 3 * MS);
+    CHECK(link_state(p) == MC_LS_ESTABLISHING && !mc_peer_is_up(p->n, PEER));
+    mc_get_stats(p->n, &st1);
+    CHECK(st1.drops[MC_DROP_STALE_SESSION] == st0.drops[MC_DROP_STALE_SESSION] + 2);
+    peer_link(p, MP_T_LINK_ACTIVATE, 4 * MS);
+    CHECK(link_state(p) == MC_LS_ESTABLISHED && mc_peer_is_up(p->n, PEER));
+    teardown(p);
+}
+
+static void test_activate_new_session(void)
+{
+    ctx c;
+    setup(&c, 23);
+    uint16_t old_iut = c.iut_session;
+    unsigned acts = c.acts_tx, resets = c.resets_tx;
+    /* The peer reset and set up again with the node's (current) session. */
+    c.session = (uint16_t)(c.session + 7);
+    peer_link(&c, MP_T_LINK_ACTIVATE, 10 * MS);
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_PEER_RESET);
+    CHECK(link_state(&c) == MC_LS_RESET);
+    CHECK(c.acts_tx == acts);          /* no LINK_ACTIVATE in answer... */
+    CHECK(c.resets_tx == resets + 1);  /* ...but a LINK_RESET of a later session */
+    CHECK(mp_seq16_lt(old_iut, c.last_reset_session));
+    /* RESET: a LINK_ACTIVATE answering the ended session is dropped and answered by
+     * another LINK_RESET at once (row 42). */
+    peer_link_ack(&c, MP_T_LINK_ACTIVATE, old_iut, 11 * MS);
+    CHECK(link_state(&c) == MC_LS_RESET);
+    CHECK(c.resets_tx == resets + 2);
+    /* The right one sets the link up (row 6). */
+    c.iut_session = c.last_reset_session;
+    peer_link(&c, MP_T_LINK_ACTIVATE, 12 * MS);
+    CHECK(link_state(&c) == MC_LS_ESTABLISHED && mc_peer_is_up(c.n, PEER));
+    teardown(&c);
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = argc > 1 ? argv[1] : NULL;
+#define RUN(name, fn)                                                                        \
+    if (!only || !strcmp(only, name))                                                         \
+        fn();
+    RUN("malformed", test_malformed);
+    RUN("held", test_held_tombstone);
+    RUN("fragbody", test_fragment_body);
+    RUN("silence", test_silence);
+    RUN("stall", test_stall);
+    RUN("unacked_sync", test_unacked_sync);
+    RUN("ack_session", test_ack_session);
+    RUN("activate_new_session", test_activate_new_session);
+    if (failures) {
+        fprintf(stderr, "test_conform: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test_conform: all passed\n");
+    return 0;
+}

@@ -77,6 +77,7 @@ static const value_string msgr_opt_vals[] = {
     {MP_OPT_PROBE_INTERVAL, "Probe interval"},
     {MP_OPT_MINET_MAC, "MINET MAC"},
     {MP_OPT_ACK_SESSION, "Acknowledged session"},
+    {MP_OPT_PEER_EPOCH, "Peer loss epoch"},
     {MP_OPT_SECURITY, "Security policy"},
     {0, NULL}};
 
@@ -232,6 +233,7 @@ static int hf_opt_max_message = -1;
 static int hf_opt_probe_interval = -1;
 static int hf_opt_minet_mac = -1;
 static int hf_opt_ack_session = -1;
+static int hf_opt_peer_epoch = -1;
 static int hf_opt_security = -1;
 
 /* DISCOVER */
@@ -410,6 +412,10 @@ static int hf_path_open_frame = -1;
 static int hf_path_accept_frame = -1;
 static int hf_path_close_frame = -1;
 static int hf_path_abort_frame = -1;
+static int hf_path_msgs_fwd = -1;
+static int hf_path_msgs_back = -1;
+static int hf_path_first_data = -1;
+static int hf_path_last_data = -1;
 
 /* Reassembly */
 static int hf_reasm_fragments = -1;
@@ -513,6 +519,9 @@ typedef struct {
     guint32 open_frame, accept_frame, close_frame, abort_frame;
     guint32 opener_path, acceptor_path;
     const char *name;
+    int open_dir;                          /* link direction of the PATH_OPEN */
+    guint32 msgs[2];                       /* DATA messages: [0] opener -> acceptor, [1] back */
+    guint32 first_data_frame, last_data_frame;
 } msgr_path;
 
 enum { MSGR_AN_NONE, MSGR_AN_RETRANS, MSGR_AN_DUP, MSGR_AN_OOO, MSGR_AN_LOST, MSGR_AN_RESET };
@@ -932,6 +941,11 @@ static void msgr_dissect_options(msgr_cur *c)
             if (len == 2)
                 proto_tree_add_item(ot, hf_opt_ack_session, c->tvb, v, 2, ENC_BIG_ENDIAN);
             break;
+        case MP_OPT_PEER_EPOCH:
+            want = 4;
+            if (len == 4)
+                proto_tree_add_item(ot, hf_opt_peer_epoch, c->tvb, v, 4, ENC_BIG_ENDIAN);
+            break;
         case MP_OPT_SECURITY:
             want = 1;
             if (len == 1) {
@@ -1082,6 +1096,14 @@ static void msgr_seq_ack(msgr_pkt *p, guint16 ack)
     }
 }
 
+/* TRUE when the sequence analysis found this frame's seq already seen (first pass). */
+static gboolean msgr_frame_repeated(packet_info *pinfo)
+{
+    const msgr_seq_result *r =
+        (const msgr_seq_result *)p_get_proto_data(wmem_file_scope(), pinfo, proto_msgr, MSGR_PD_SEQ);
+    return r && (r->kind == MSGR_AN_RETRANS || r->kind == MSGR_AN_DUP);
+}
+
 /* ---- Path tracking ----------------------------------------------------------------------
  * Paths use their receiver's id as channel, so a message sent in direction d on channel
  * c belongs to the path registered under (d, c). */
@@ -1115,6 +1137,7 @@ static void msgr_path_event(msgr_pkt *p, tvbuff_t *tvb, proto_tree *tree, guint8
             ph->open_frame = pinfo->num;
             ph->opener_path = src_path;
             ph->name = name;
+            ph->open_dir = p->dir;
             wmem_map_insert(p->link->paths, msgr_path_key(!p->dir, src_path), ph);
             break;
         case MP_T_PATH_ACCEPT:
@@ -1142,6 +1165,14 @@ static void msgr_path_event(msgr_pkt *p, tvbuff_t *tvb, proto_tree *tree, guint8
         default:
             if (chan >= MP_CHAN_FIRST_PATH)
                 ph = msgr_path_lookup(p, p->dir, chan);
+            if (ph && type == MP_T_DATA && !msgr_frame_repeated(pinfo)) {
+                /* The path's data history: one count per message (a reassembled one
+                 * counts once, at its last fragment; retransmissions not at all). */
+                ph->msgs[p->dir == ph->open_dir ? 0 : 1]++;
+                if (!ph->first_data_frame)
+                    ph->first_data_frame = pinfo->num;
+                ph->last_data_frame = pinfo->num;
+            }
             break;
         }
         if (ph)
@@ -1173,6 +1204,19 @@ static void msgr_path_event(msgr_pkt *p, tvbuff_t *tvb, proto_tree *tree, guint8
             proto_item_set_generated(it);
         }
     }
+    /* Data history (complete in two-pass mode): messages each way, first and last. */
+    it = proto_tree_add_uint(pt, hf_path_msgs_fwd, tvb, 0, 0, ph->msgs[0]);
+    proto_item_set_generated(it);
+    it = proto_tree_add_uint(pt, hf_path_msgs_back, tvb, 0, 0, ph->msgs[1]);
+    proto_item_set_generated(it);
+    if (ph->first_data_frame) {
+        it = proto_tree_add_uint(pt, hf_path_first_data, tvb, 0, 0, ph->first_data_frame);
+        proto_item_set_generated(it);
+        it = proto_tree_add_uint(pt, hf_path_last_data, tvb, 0, 0, ph->last_data_frame);
+        proto_item_set_generated(it);
+    }
+    proto_item_append_text(pi, ": 0x%x%s%s%s, %u + %u messages", ph->opener_path, ph->name ? " \"" : "",
+                           ph->name ? ph->name : "", ph->name ? "\"" : "", ph->msgs[0], ph->msgs[1]);
 }
 
 /* ---- Channel rules ------------------------------------------------------------------------ */
@@ -1443,17 +1487,15 @@ static void msgr_body_fragment(msgr_pkt *p, msgr_cur *c, const msgr_msg *m)
     /* Like TCP: a retransmitted or duplicate fragment (same link seq seen before) is not
      * fed to reassembly again, or a message whose fragments were all retransmitted would
      * be reassembled (and counted) twice.  Its data is in the original frame. */
-    if (p->depth == 0 && msgr_analyze_seq) {
+    if (p->depth == 0 && msgr_analyze_seq && msgr_frame_repeated(c->pinfo)) {
         const msgr_seq_result *r =
             (const msgr_seq_result *)p_get_proto_data(wmem_file_scope(), c->pinfo, proto_msgr, MSGR_PD_SEQ);
-        if (r && (r->kind == MSGR_AN_RETRANS || r->kind == MSGR_AN_DUP)) {
-            proto_item *ri = proto_tree_add_uint_format(c->tree, hf_an_orig_frame, c->tvb, doff, dlen, r->orig_frame,
-                                                        "Retransmitted fragment, not reassembled again "
-                                                        "(first sent in frame %u)", r->orig_frame);
-            proto_item_set_generated(ri);
-            col_append_str(c->pinfo->cinfo, COL_INFO, " [retransmitted fragment]");
-            return;
-        }
+        proto_item *ri = proto_tree_add_uint_format(c->tree, hf_an_orig_frame, c->tvb, doff, dlen, r->orig_frame,
+                                                    "Retransmitted fragment, not reassembled again "
+                                                    "(first sent in frame %u)", r->orig_frame);
+        proto_item_set_generated(ri);
+        col_append_str(c->pinfo->cinfo, COL_INFO, " [retransmitted fragment]");
+        return;
     }
 
     msgr_frag_id fid = {p->dir, m->chan, m->cseq};
@@ -2311,6 +2353,8 @@ void proto_register_messenger(void)
         {&hf_opt_minet_mac, {"MINET MAC", "msgr.opt.minet_mac", FT_ETHER, BASE_NONE, NULL, 0x0, NULL, HFILL}},
         {&hf_opt_ack_session, {"Acknowledged session", "msgr.opt.ack_session", FT_UINT16, BASE_HEX, NULL, 0x0,
                                "The receiver's session that this LINK_ACTIVATE answers", HFILL}},
+        {&hf_opt_peer_epoch, {"Peer loss epoch", "msgr.opt.peer_epoch", FT_UINT32, BASE_DEC, NULL, 0x0,
+                              "The sender's loss epoch for the receiver: a later one means the sender declared it lost", HFILL}},
         {&hf_opt_security, {"Security policy", "msgr.opt.security", FT_UINT8, BASE_DEC, VALS(msgr_sec_policy_vals), 0x0, NULL, HFILL}},
 
         /* DISCOVER */
@@ -2490,6 +2534,12 @@ void proto_register_messenger(void)
         {&hf_path_accept_frame, {"Accepted in", "msgr.path.accept_frame", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_RESPONSE), 0x0, NULL, HFILL}},
         {&hf_path_close_frame, {"Closed in", "msgr.path.close_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL}},
         {&hf_path_abort_frame, {"Aborted in", "msgr.path.abort_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_path_msgs_fwd, {"DATA messages opener -> acceptor", "msgr.path.messages_fwd", FT_UINT32, BASE_DEC, NULL,
+                             0x0, "Complete in two-pass mode; retransmissions not counted", HFILL}},
+        {&hf_path_msgs_back, {"DATA messages acceptor -> opener", "msgr.path.messages_back", FT_UINT32, BASE_DEC, NULL,
+                              0x0, "Complete in two-pass mode; retransmissions not counted", HFILL}},
+        {&hf_path_first_data, {"First DATA in", "msgr.path.first_data_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL}},
+        {&hf_path_last_data, {"Last DATA in", "msgr.path.last_data_frame", FT_FRAMENUM, BASE_NONE, NULL, 0x0, NULL, HFILL}},
 
         /* Reassembly */
         {&hf_reasm_fragments, {"Message fragments", "msgr.reasm.fragments", FT_NONE, BASE_NONE, NULL, 0x0, NULL, HFILL}},

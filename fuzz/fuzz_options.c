@@ -52,6 +52,9 @@ static void check_known(const mp_opt *o)
     case MP_OPT_ACK_SESSION:
         FZ_CHECKF(o->len == 2, "ACK_SESSION of %u bytes", o->len);
         break;
+    case MP_OPT_PEER_EPOCH:
+        FZ_CHECKF(o->len == 4, "PEER_EPOCH of %u bytes", o->len);
+        break;
     case MP_OPT_SECURITY:
         FZ_CHECKF(o->len == 1, "SECURITY of %u bytes", o->len);
         FZ_CHECKF(o->val[0] <= MP_SEC_TRANSITION, "SECURITY policy %u", o->val[0]);

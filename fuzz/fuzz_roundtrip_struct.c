@@ -97,7 +97,8 @@ static mp_bytes gname(gen *g, size_t max, size_t min_len)
 
 static const uint8_t opt_types[] = {MP_OPT_NODE_NAME, MP_OPT_BEARER_NAME, MP_OPT_CAPS,
                                     MP_OPT_MAX_MESSAGE, MP_OPT_PROBE_INTERVAL,
-                                    MP_OPT_MINET_MAC, MP_OPT_ACK_SESSION, MP_OPT_SECURITY, 0x42};
+                                    MP_OPT_MINET_MAC, MP_OPT_ACK_SESSION, MP_OPT_PEER_EPOCH,
+                                    MP_OPT_SECURITY, 0x42};
 
 static void gopts(gen *g, mp_opts *o)
 {
@@ -134,6 +135,7 @@ static void gopts(gen *g, mp_opts *o)
         case MP_OPT_PROBE_INTERVAL: v = fz_view(&g->in, 2); break;
         case MP_OPT_MINET_MAC: v = fz_view(&g->in, 6); break;
         case MP_OPT_ACK_SESSION: v = fz_view(&g->in, 2); break;
+        case MP_OPT_PEER_EPOCH: v = fz_view(&g->in, 4); break;
         case MP_OPT_SECURITY: {
             uint8_t *p = arena_get(1);
             if (p)

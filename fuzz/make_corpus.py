@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 VECTORS = os.path.join(ROOT, "spec", "vectors")
 CORPUS = os.path.join(HERE, "corpus")
 TARGETS = ["frame", "body", "serial", "serial_roundtrip", "names", "caphdr", "options",
-           "roundtrip_struct", "node"]
+           "roundtrip_struct", "node", "pcie", "udp", "eth", "mk", "minet", "conf"]
 OWNED = ("v-", "s-")
 
 T_DISCOVER, T_LINK_RESET, T_LINK_ACTIVATE, T_PATH_OPEN, T_BUNDLE = 0x01, 0x02, 0x03, 0x28, 0x12
@@ -153,6 +153,7 @@ def synthetic(out):
     for name, fr in synthetic_frames():
         frame_seeds({"name": name, "valid": True}, fr, out, "s-")
     node_seeds(out)
+    stack_seeds(out)
 
 
 def frame(t, body, seq=None, flags=0):
@@ -233,6 +234,181 @@ def node_seeds(out):
     # small MTU (fragments), window 1, naming on and a publication
     out["node"]["s-frag-names"] = bytes([0x80 | 0x04 | 0x00]) + struct.pack(">I", 5) + up + \
         bytes([0x0F, 3, 9, 1]) + sends * 2 + settle
+
+
+def pcie_seeds(out):
+    """fuzz_pcie: role(8), then the geometry/hello bytes of that role, then ops (op % 10:
+    0 peer state, 1 produce, 2 raw prod, 3 tx cons, 4 readable, 5 send, 6 wake words,
+    7 enable toggle, 8 reserve/commit, 9 hang up)."""
+    def produce(*frames):
+        b = bytes([1, len(frames)])
+        for f in frames:
+            b += struct.pack(">H", len(f)) + f
+        return b
+    data = frame(0x10, b"hello", (1, 0, 0x100, 0))
+    traffic = (produce(data, b"x" * 40, b"") + bytes([4, 16]) + bytes([5, 3]) + bytes(25) +
+               bytes([3, 1]) + bytes([5, 0, 0x41]) + bytes([8, 2]) +
+               produce(struct.pack(">HH", 0xFFFF, 0) + b"y") + bytes([4, 63]))
+    # the bearer is the IOP: slot 512 x 4 slots, valid window and hello
+    iop = bytes([0x00, 0x0B, 0x00, 0x00])
+    out["pcie"]["s-iop-run"] = iop + bytes([0, 3, 4, 8]) + traffic + bytes([6, 7, 4, 1, 9])
+    out["pcie"]["s-iop-poll-copy"] = bytes([0x00, 0x0B | 0x60, 0x00, 0x00]) + \
+        bytes([0, 3, 4, 8]) + traffic + bytes([0, 1, 4, 1])
+    out["pcie"]["s-iop-bad-prod"] = iop + bytes([0, 3, 4, 8]) + bytes([2]) + \
+        struct.pack(">I", 0x100) + bytes([4, 8])
+    out["pcie"]["s-iop-bad-geometry"] = bytes([0x00, 0x0B, 0x0C]) + struct.pack(">I", 0x1010) + \
+        struct.pack(">I", 0x1000) + bytes([0]) + bytes([0, 3, 4, 8])
+    out["pcie"]["s-iop-bad-hello"] = bytes([0x00, 0x0B, 0x00, 0x0D, 4, 4])
+    out["pcie"]["s-iop-short-window"] = bytes([0x00, 0x0B, 0x10]) + struct.pack(">I", 100) + \
+        bytes([0, 4, 4])
+    # the bearer is the host: 4 slots of 512
+    host = bytes([0x01, 0x0B])
+    out["pcie"]["s-host-run"] = host + bytes([4, 8, 0, 3, 4, 8]) + traffic + bytes([0, 0, 4, 4])
+    out["pcie"]["s-host-poll"] = bytes([0x01, 0x4B]) + bytes([4, 8, 0, 3]) + traffic + bytes([9])
+    out["pcie"]["s-host-full-ring"] = host + bytes([4, 8, 0, 3]) + \
+        produce(*[b"z" * 9] * 5) + bytes([4, 8]) + bytes([5, 1]) + bytes(9) * 6
+
+
+def udp_seeds(out):
+    """fuzz_udp: setup(8) mtu(16) then ops % 5 (0 peer sends who(8) len(16) bytes,
+    1 readable budget(8), 2 bearer sends len(16) to(8) bytes, 3 enable, 4 stats)."""
+    def send(who, payload):
+        return bytes([0, who]) + struct.pack(">H", len(payload)) + payload
+    data = frame(0x10, b"payload", (1, 0, 0x100, 0))
+    base = struct.pack(">BH", 0, 1400 - 64)
+    ops = (send(0, data) + send(1, b"") + send(0, b"q" * 1400) + send(1, b"r" * 1420) +
+           bytes([1, 8]) + bytes([2]) + struct.pack(">HB", 5, 0) + b"hello" +
+           bytes([2]) + struct.pack(">HB", 3, 2) + b"own" + bytes([1, 4]) +
+           bytes([3]) + send(0, data) + bytes([1, 4, 3]) + send(1, data) + bytes([1, 4, 4]))
+    out["udp"]["s-v4"] = base + ops
+    out["udp"]["s-v6"] = struct.pack(">BH", 1, 1200) + ops
+    out["udp"]["s-big"] = struct.pack(">BH", 0, 0x8000 | 60000) + bytes([0, 0]) + \
+        struct.pack(">H", 0xC000) + bytes(100) + bytes([1, 2])
+
+
+def eth_seeds(out):
+    """fuzz_eth: setup(8) [ethertype(16)] mtu(16) ifmtu(16) mac(6), then ops % 5 (0 frame
+    flags(8) len(16) bytes, 1 readable, 2 send len(16) sel(8) bytes [dst], 3 enable,
+    4 stats)."""
+    mac = bytes([0x02, 0x4d, 0, 0, 0, 1])
+    peer = bytes([0x02, 0x4d, 0, 0, 0, 2])
+    data = frame(0x10, b"hi", (1, 0, 0x100, 0))
+    def wire(fl, dst, src, et, payload):
+        b = dst + src + struct.pack(">H", et) + payload
+        return bytes([0, fl]) + struct.pack(">H", len(b)) + b
+    frames = (wire(0x00, mac, peer, 0x88B5, data) + wire(0x01, b"\xff" * 6, peer, 0x88B5, data) +
+              wire(0x03, mac, peer, 0x88B5, data) + wire(0x04, mac, peer, 0x88B5, data) +
+              wire(0x00, mac, peer, 0x0800, data) + wire(0x00, mac, peer, 0x88B5, b"") +
+              wire(0x00, mac, mac, 0x88B5, data) + wire(0x40, mac, peer, 0x88B5, data + bytes(46)) +
+              wire(0x00, mac, peer, 0x88B5, bytes(1600)) + bytes([1, 16]))
+    sends = (bytes([2]) + struct.pack(">HB", 5, 0) + b"hello" + peer +
+             bytes([2]) + struct.pack(">HB", 3, 1) + b"bye" +
+             bytes([2]) + struct.pack(">HB", 3, 4) + b"eio" + peer +
+             bytes([2]) + struct.pack(">HB", 3, 0x12) + b"bad" + peer + bytes([3]) + frames +
+             bytes([3, 4]))
+    hdr = struct.pack(">HH", 1500 - 64, 1500 - 64) + mac
+    out["eth"]["s-packet"] = bytes([0]) + hdr + frames + sends
+    out["eth"]["s-pcap"] = bytes([1]) + hdr + frames + sends
+    out["eth"]["s-small-mtu"] = bytes([0]) + struct.pack(">HH", 100, 36) + mac + frames
+    out["eth"]["s-ethertype"] = bytes([3]) + struct.pack(">H", 0x1234) + hdr + \
+        wire(0x08, mac, peer, 0, data) + bytes([1, 4])
+
+
+def mk_seeds(out):
+    """fuzz_mk: setup(8) then ops % 4 (0 message, 1 time, 2 loopback, 3 drain).  A message:
+    src(8) corr(8) epoch(8) src_ent(8) dst_ent(8) gflags(8) n(8) n x {sel(8) [op(16)] arg(16)}
+    plen(16) payload; sel indexes the opcode table of fuzz_mk.c."""
+    HB, HBACK, REG, UNREG, CONF, BOOT, RESET = 1, 2, 3, 4, 5, 6, 7
+    PSTART, PSTOP, PFAIL, RECOV, TAKEOVER, SAVE, ACK, RESTORE = 12, 13, 14, 15, 16, 17, 18, 19
+    STATS, FENCE, ELECT, FZA, FZB, FZC = 20, 22, 23, 24, 25, 26
+    def block(op, data):
+        return struct.pack(">HH", op, len(data)) + data
+    def props(kv):
+        b = bytes([len(kv)])
+        for k, v in kv:
+            b += bytes([len(k)]) + k + bytes([len(v)]) + v
+        return b
+    def msg(src, corr, epoch, se, de, gf, uops, payload=b""):
+        b = bytes([0, src, corr, epoch, se, de, gf, len(uops)])
+        for sel, arg in uops:
+            if isinstance(sel, tuple):
+                b += bytes([0x80]) + struct.pack(">HH", sel[1], arg)
+            else:
+                b += bytes([sel]) + struct.pack(">H", arg)
+        return b + struct.pack(">H", len(payload)) + payload
+    reg = block(0x0010, struct.pack(">I", 9) + props([(b"kind", b"proc"), (b"node", b"1"),
+                                                      (b"on-crash", b"restart")]))
+    save = block(0x0040, struct.pack(">III", 7, 0x100, 5) + b"state")
+    out["mk"]["s-heartbeat"] = bytes([0x04]) + msg(1, 5, 1, 2, 0, 0, [(HB, 1)]) + bytes([3]) + \
+        bytes([1, 0, 200]) + bytes([2, 7]) + bytes([1, 2, 0]) + bytes([3])
+    out["mk"]["s-register"] = bytes([0x03]) + msg(1, 6, 1, 4, 1, 0, [(REG, 0)], reg) + \
+        msg(1, 7, 1, 4, 1, 0, [(PFAIL, 2)], struct.pack(">HHI", 0x0032, 4, 9)) + bytes([2, 7, 1, 1, 0])
+    out["mk"]["s-ckpt"] = bytes([0x00]) + msg(2, 8, 1, 1, 0, 0, [(SAVE, 0)], save) + bytes([2, 7]) + \
+        msg(2, 9, 1, 1, 0, 0, [(RESTORE, 0)], block(0x0042, struct.pack(">III", 7, 0, 0))) + bytes([3])
+    out["mk"]["s-iop"] = bytes([0x00]) + msg(1, 10, 1, 3, 0, 0, [(CONF, 0), (BOOT, 0)]) + \
+        msg(1, 11, 1, 3, 0, 0, [(RESET, 0), (9, 1)]) + bytes([3])
+    out["mk"]["s-fencing"] = bytes([0x02]) + msg(1, 12, 5, 1, 0, 0, [(ELECT, 0), (FENCE, 5)]) + \
+        msg(1, 13, 3, 1, 0, 0, [(PSTART, 9), (PSTOP, 9), (RECOV, 9), (TAKEOVER, 0)]) + bytes([3])
+    fz_uops = [(FZA, (0x10 << 4) | 1), (FZA, 2 | (4 << 4)), (FZB, 5), (FZB, 6 | (20 << 4)),
+               (FZC, 7 | (0x35 << 4)), (FZA, 8), (FZA, 3 | (2 << 4)), (FZA, 4 | (9 << 4)),
+               (STATS, 0), (FZC, 9 | (5 << 4))]
+    out["mk"]["s-element-api"] = bytes([0x00]) + msg(1, 14, 1, 0, 0, 0, fz_uops,
+                                                     block(0x8001, b"abcd") + block(0x8002, b"")) + \
+        bytes([2, 7, 3])
+    out["mk"]["s-append-limit"] = bytes([0x00]) + msg(1, 15, 1, 0, 0xFF, 0, [(FZA, 1 | (0x20 << 4))] * 40) + \
+        bytes([3])
+    out["mk"]["s-reply"] = bytes([0x00]) + msg(1, 16, 1, 0, 0, 1, [(HBACK, 1), ((0, 0x8003), 9)]) + \
+        msg(3, 0, 1, 0, 0, 2, [(0, 0)]) + bytes([3])
+
+
+def minet_seeds(out):
+    """fuzz_minet: setup(8) then ops % 9 (0 message, 1 peer up, 2 peer down, 3 tap frame,
+    4 time, 5 expire, 6 learn, 7 lookup, 8 format)."""
+    def msg(peer, mode, dst, src, n, mflags=0x01, chan=0):
+        return bytes([0, peer, chan, mode, mflags, 4]) + struct.pack(">HHHH", 54, 1448, 34, 16) + \
+            bytes([dst, src, n]) + bytes(range(4 * n))
+    up = bytes([1, 2, 1, 3])
+    base = up + msg(2, 0, 0, 1, 8) + msg(3, 0, 6, 2, 2) + bytes([3, 1, 3, 40, 3, 0, 4, 40]) + \
+        bytes([3, 6, 4, 20, 3, 5, 4, 20]) + bytes([7, 1, 7, 2, 8, 200, 8, 3])
+    out["minet"]["s-learn-forward"] = bytes([0x03]) + base + bytes([2, 2, 3, 0, 3, 20])
+    out["minet"]["s-ageing"] = bytes([0x0B]) + base + bytes([4 | 0x80, 0, 40, 5, 7, 1]) + \
+        msg(2, 0, 0, 1, 8) + bytes([6, 4, 5, 6, 3, 4])
+    out["minet"]["s-table-full"] = bytes([0x00]) + up + msg(2, 0, 0, 1, 1) + msg(2, 0, 0, 4, 1) + \
+        msg(3, 0, 0, 5, 1) + bytes([6, 3, 0x80, 2, 2, 2, 2, 2, 2, 3, 3, 0, 4, 20])
+    out["minet"]["s-bad"] = bytes([0x04]) + up + msg(2, 0, 0, 1, 8) + msg(2, 4, 0, 1, 8) + \
+        msg(2, 8, 0, 1, 8, chan=0) + bytes([0, 2, 0x80, 0]) + bytes([0, 2, 0x40, 0]) + \
+        bytes([0, 2, 0, 1]) + struct.pack(">H", 20) + bytes(20) + msg(1, 0, 0, 7, 1) + \
+        msg(0, 0, 0, 9, 1) + msg(2, 2, 0, 1, 1, mflags=0xFF)
+
+
+def conf_seeds(out):
+    """fuzz_conf: the file's bytes (msgrd's configuration file, stack/daemon/README.md)."""
+    out["conf"]["s-readme"] = (
+        b"# comments start with '#'\nnode_id = 1\ndomain = 7\ntolerance = 500\n"
+        b"socket = /run/msgr/msgrd.sock\nsocket_mode = 0660\nsocket_group = msgr\n"
+        b"pidfile = /run/msgr/msgrd.pid\nlog_level = info,link=debug\n"
+        b"bearer = udp:bind=127.0.0.1:9001,group=none,peer=127.0.0.1:9002\n\n"
+        b"[bearer]            # one bearer per section: type first, then its keys\n"
+        b"type = eth\nifname = veth0\nprio = 1\n\n[bearer]\n"
+        b"spec = serial:path=/dev/ttyS1,baud=115200\n")
+    out["conf"]["s-node-section"] = b"[node]\nnode-id = 0x10\nlog-level = warn\r\n[bearer]\n" \
+        b"type = pcie\nname = iop0\nrole = host\n[node]\ndomain=1\n"
+    out["conf"]["s-errors"] = b"node_id = 4294967295\n"
+    out["conf"]["s-bad-section"] = b"[bearers]\nx\n"
+    out["conf"]["s-long-line"] = b"socket = " + b"a" * 600 + b"\n"
+    out["conf"]["s-spec-overflow"] = b"[bearer]\ntype = udp\n" + \
+        b"".join(b"k%d = %s\n" % (i, b"v" * 60) for i in range(10))
+    out["conf"]["s-many-bearers"] = b"".join(b"bearer = udp:bind=127.0.0.1:%d\n" % (9000 + i)
+                                             for i in range(20))
+
+
+def stack_seeds(out):
+    pcie_seeds(out)
+    udp_seeds(out)
+    eth_seeds(out)
+    mk_seeds(out)
+    minet_seeds(out)
+    conf_seeds(out)
 
 
 def generate():

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh — a fuzzing campaign with libFuzzer over the codec's targets.
+# scripts/fuzz.sh — a fuzzing campaign with libFuzzer over the fuzz targets (codec, core,
+# bearers, microkernel, MINET, msgrd configuration; see fuzz/README.md).
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      (default: 60 s, every target)
 #   TARGET is a name from fuzz/CMakeLists.txt (frame, body, serial, ...), with or without

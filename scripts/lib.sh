@@ -9,6 +9,7 @@ MSGR_PACKAGES=(
   clang libclang-rt-14-dev llvm-14
   tshark libwireshark-dev wireshark-dev libglib2.0-dev libpcap-dev
   libssl-dev iproute2 nftables iperf3 socat python3-scapy
+  libzmq3-dev libnng-dev linux-perf
   gcc-arm-none-eabi
 )
 

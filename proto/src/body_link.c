@@ -53,6 +53,8 @@ static int mp_opt_check_one(const mp_opt *v)
         return v->len == 6 ? MP_OK : MP_EOPTION;
     case MP_OPT_ACK_SESSION:
         return v->len == 2 ? MP_OK : MP_EOPTION;
+    case MP_OPT_PEER_EPOCH:
+        return v->len == 4 ? MP_OK : MP_EOPTION;
     case MP_OPT_SECURITY:
         if (v->len != 1)
             return MP_EOPTION;

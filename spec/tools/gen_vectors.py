@@ -48,7 +48,7 @@ REQS = {
     "MSG-OPT-4": "Bit 7 of the option type marks a critical option; an unknown critical option rejects the frame (MP_EOPTION).",
     "MSG-OPT-5": "An unknown non-critical option is skipped by the receiver; the codec accepts it and preserves it (type and value) so re-encoding is byte-exact.",
     "MSG-OPT-6": "An option whose 2-byte header or value runs past the end of the frame is malformed (MP_EOPTION).",
-    "MSG-OPT-7": "A known option has a defined value length (NODE_NAME 1..63, BEARER_NAME 1..31, CAPS 4, MAX_MESSAGE 4, PROBE_INTERVAL 2, MINET_MAC 6, ACK_SESSION 2, SECURITY 1); any other length is malformed (MP_EOPTION).",
+    "MSG-OPT-7": "A known option has a defined value length (NODE_NAME 1..63, BEARER_NAME 1..31, CAPS 4, MAX_MESSAGE 4, PROBE_INTERVAL 2, MINET_MAC 6, ACK_SESSION 2, PEER_EPOCH 4, SECURITY 1); any other length is malformed (MP_EOPTION).",
     "MSG-OPT-8": "NODE_NAME is one name component (1..63 of [A-Za-z0-9._-], not '.' or '..') (MP_ENAME).",
     "MSG-OPT-9": "SECURITY (0x81, critical) carries a policy 0..2 (PLAIN, REQUIRED, TRANSITION) (MP_ERANGE).",
     "MSG-OPT-10": "MAX_MESSAGE is between 1 MiB (every node MUST reassemble 1 MiB) and 16 MiB (MP_ERANGE).",
@@ -63,6 +63,7 @@ REQS = {
     "MSG-LINK-3": "window is 1..16384 (MP_ERANGE).",
     "MSG-LINK-4": "priority is 0..31 (MP_ERANGE).",
     "MSG-LINK-5": "lflags: STANDBY 0x01; other bits are reserved (MP_ERESERVED).",
+    "MSG-LINK-39": "Every LINK_RESET and LINK_ACTIVATE carries a PEER_EPOCH option (0x08, 4 octets): the sender's loss epoch for the receiver.",
     "MSG-LINK-37": "Every LINK_ACTIVATE carries an ACK_SESSION option (0x07, 2 octets): the receiver's session as the sender learned it.",
     "MSG-STATE-1": "LINK_STATE layout: session ack next_seq (16 each) sflags(8) gap_count(8) timestamp(32) echo(32), 20 bytes, then gap_count gap blocks start(16) end(16); length MUST equal 20 + 4*gap_count (MP_ELENGTH).",
     "MSG-STATE-2": "gap_count is at most 32 (MP_ERANGE).",
@@ -588,7 +589,8 @@ def gen_options():
        discover(dflags=0x02, opts=[O(0x81, b"\x01")]))
     allk = [O(0x01, b"node-a"), O(0x02, b"eth0"), O(0x03, struct.pack(">I", 0x0F)),
             O(0x04, struct.pack(">I", 1 << 20)), O(0x05, struct.pack(">H", 1)),
-            O(0x06, h("02aabbccddee")), O(0x07, struct.pack(">H", 0x1234)), O(0x81, b"\x02")]
+            O(0x06, h("02aabbccddee")), O(0x07, struct.pack(">H", 0x1234)),
+            O(0x08, struct.pack(">I", 7)), O(0x81, b"\x02")]
     fv(37, "opt-all-known", "DISCOVER with every known option type once, in registry order",
        R + ["MSG-OPT-7", "MSG-OPT-8", "MSG-OPT-9", "MSG-OPT-10", "MSG-OPT-11", "MSG-OPT-12"],
        D, discover(opts=allk))
@@ -597,9 +599,9 @@ def gen_options():
                                              O(0x03, struct.pack(">I", 0x02))]))
     fv(39, "opt-unknown-noncritical-empty", "DISCOVER with unknown non-critical option 0x7F of length 0",
        R + ["MSG-OPT-5"], D, discover(opts=[O(0x7F, b"")]))
-    sixteen = allk + [O(0x40 + i, pat(i, i)) for i in range(8)]
+    sixteen = allk + [O(0x40 + i, pat(i, i)) for i in range(7)]
     assert len(sixteen) == 16
-    fv(40, "opt-sixteen", "DISCOVER with 16 options (8 known + 8 unknown non-critical), the maximum",
+    fv(40, "opt-sixteen", "DISCOVER with 16 options (9 known + 7 unknown non-critical), the maximum",
        R + ["MSG-OPT-2", "MSG-OPT-5"], D, discover(opts=sixteen))
     fv(41, "opt-node-name-63", "DISCOVER with a 63-byte NODE_NAME (maximum)",
        R + ["MSG-OPT-7", "MSG-OPT-8"], D, discover(opts=[O(0x01, name63.encode())]))
@@ -688,7 +690,8 @@ def gen_discover():
 def gen_link():
     R = ["MSG-LINK-1"]
     L = "LINK_RESET"
-    fv(90, "link-reset-basic", "LINK_RESET with default tolerance 500 ms, window 256, MTU 1500", R, L, link())
+    fv(90, "link-reset-basic", "LINK_RESET with default tolerance 500 ms, window 256, MTU 1500, PEER_EPOCH 1",
+       R + ["MSG-LINK-39"], L, link(opts=[O(0x08, struct.pack(">I", 1))]))
     fv(91, "link-reset-limits-low", "LINK_RESET at the low limits: tolerance 10, window 1, priority 0",
        R + ["MSG-LINK-2", "MSG-LINK-3", "MSG-LINK-4"], L,
        link(tolerance_ms=10, window=1, priority=0, session=0, next_seq=0))
@@ -713,11 +716,16 @@ def gen_link():
        L, link(peer_id=0))
     fi(101, "link-reset-short", "LINK_RESET of length 27 (minimum 28)", R + ["MSG-HDR-8"],
        "MP_ELENGTH", L, link(), length=27)
+    fv(102, "link-reset-peer-epoch", "LINK_RESET with PEER_EPOCH 5",
+       R + ["MSG-LINK-39", "MSG-OPT-1", "MSG-OPT-7"], L, link(opts=[O(0x08, struct.pack(">I", 5))]))
+    fi(103, "link-reset-peer-epoch-2-bytes", "LINK_RESET with a 2-byte PEER_EPOCH",
+       R + ["MSG-LINK-39", "MSG-OPT-7"], "MP_EOPTION", L, link(opts=[O(0x08, h("0005"))]))
     A = "LINK_ACTIVATE"
     fv(110, "link-activate-basic", "LINK_ACTIVATE answering a LINK_RESET of session 0x1234",
-       R + ["MSG-LINK-37", "MSG-OPT-1", "MSG-OPT-7"], A,
+       R + ["MSG-LINK-37", "MSG-LINK-39", "MSG-OPT-1", "MSG-OPT-7"], A,
        link(node_id=0x0A000002, peer_id=0x0A000001, session=0xBEEF, next_seq=0xFFF0,
-            tolerance_ms=1000, window=128, mtu=1472, opts=[O(0x07, struct.pack(">H", 0x1234))]))
+            tolerance_ms=1000, window=128, mtu=1472,
+            opts=[O(0x08, struct.pack(">I", 1)), O(0x07, struct.pack(">H", 0x1234))]))
     fv(111, "link-activate-standby-options", "LINK_ACTIVATE with STANDBY and NODE_NAME, CAPS options",
        R + ["MSG-LINK-5", "MSG-OPT-1"], A,
        link(lflags=0x01, priority=5, opts=[O(0x01, b"node-b"), O(0x03, struct.pack(">I", 0x1E))]))

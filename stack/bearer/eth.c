@@ -265,6 +265,12 @@ static int mb_eth_on_readable(struct mb_bearer *b, unsigned budget)
                 b->st.drop_ethertype++;
                 continue;
             }
+            if (!memcmp(p + 6, b->self.b, 6)) {
+                /* Our own address as the source: a loop in the segment, or a station
+                 * spoofing us; never a peer (MSG-ETH-5). */
+                b->st.drop_filtered++;
+                continue;
+            }
             struct mb_addr src = {.len = 6};
             memcpy(src.b, p + 6, 6);
             mb__cap(b, p, len, false, NULL);

@@ -254,10 +254,14 @@ static void mb_pcie_peer_gone(struct mb_bearer *b, const char *why)
         return;
     }
     if (p->win) {
-        mb_a_store(p->self_state, MP_SHM_DOWN, memory_order_seq_cst);
+        /* The state words point into the window only once it was validated and the
+         * rings mapped; a window refused before that has none to write. */
+        if (p->self_state)
+            mb_a_store(p->self_state, MP_SHM_DOWN, memory_order_seq_cst);
         munmap(p->win, p->win_len);
         p->win = NULL;
     }
+    p->self_state = p->peer_state = NULL; /* never through a window that is gone */
     if (p->mfd >= 0) {
         close(p->mfd);
         p->mfd = -1;
@@ -405,6 +409,15 @@ static int mb_pcie_iop_hello(struct mb_bearer *b)
     }
     struct stat st;
     uint32_t wl = mb_le32_get(hello + 12);
+    /* A window the host could still shrink would turn our next read of it into a
+     * SIGBUS: only a memfd sealed against shrinking is accepted. */
+    int seals = fcntl(fds[0], F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+        for (int i = 0; i < 3; i++)
+            close(fds[i]);
+        mb_pcie_peer_gone(b, "window not sealed against shrinking");
+        return MB_EPROTO;
+    }
     if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size != wl) {
         for (int i = 0; i < 3; i++)
             close(fds[i]);

@@ -171,6 +171,18 @@ static void backlog_append(mc_link *l, mc_unit *u)
 /* ---- Sending -------------------------------------------------------------------------------------- */
 /* Queue one message.  cseq is assigned here for core-numbered channels, taken from the
  * caller (the path layer) otherwise. */
+/* The frame size for messages to p: the smallest bearer MTU, and the smallest MTU
+ * negotiated on p's established links. */
+static uint16_t peer_mtu(const mc_node *n, const mc_peer *p)
+{
+    uint16_t mtu = n->min_mtu;
+    for (const mc_link *l = p->links; l; l = l->pnext)
+        if (l->state == MC_LS_ESTABLISHED && l->mtu && l->mtu < mtu)
+            mtu = l->mtu;
+    /* A nonsense MTU from a peer must not stop all traffic. */
+    return mtu > MP_FRAGMENT_HDR_LEN + 64 ? mtu : n->min_mtu;
+}
+
 static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const uint8_t *body,
                      size_t len, uint32_t given_cseq, uint64_t now, uint32_t *cseq_out)
 {
@@ -202,7 +214,12 @@ static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, con
     if (!l)
         return MC_ENOTCONN;
     uint32_t cseq = core_numbered(n, chan) ? c->tx_next : given_cseq;
-    size_t single = n->min_mtu - MP_SEQ_HDR_LEN;
+    /* Sized for the smallest bearer, and for the smallest MTU negotiated with this peer:
+     * a bearer may learn its real MTU only after it was attached (the PCIe shim's IOP
+     * learns the slot size from the host's window), while the peer's LINK_RESET/
+     * ACTIVATE always says what it accepts.  Frames larger than that never arrive. */
+    size_t mtu = peer_mtu(n, p);
+    size_t single = mtu - MP_SEQ_HDR_LEN;
     mc_unit *head = NULL, *tail = NULL;
     uint32_t count = 0;
     if (len <= single) {
@@ -211,9 +228,9 @@ static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, con
             return MC_ENOMEM;
         count = 1;
     } else {
-        /* Fragments are sized for the smallest bearer, so they fit any link the channel
-         * may fail over to. */
-        size_t chunk = n->min_mtu - MP_FRAGMENT_HDR_LEN;
+        /* Fragments are sized for the smallest bearer and link (above), so they fit any
+         * link the channel may fail over to. */
+        size_t chunk = mtu - MP_FRAGMENT_HDR_LEN;
         for (size_t off = 0; off < len; off += chunk) {
             size_t k = len - off < chunk ? len - off : chunk;
             mc_unit *u = unit_new(n, c, MP_T_FRAGMENT, cseq, body + off, (uint32_t)k);
@@ -248,6 +265,9 @@ static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, con
     return MC_OK;
 }
 
+static bool void_position_ok(const mp_hdr *h);
+
+
 int mc_send(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const void *body,
             size_t len, uint64_t now, uint32_t *cseq_out)
 {
@@ -255,6 +275,12 @@ int mc_send(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, const void *
         return MC_EINVAL;
     if (!core_numbered(n, chan))
         return MC_EINVAL; /* path channels belong to the path layer */
+    /* A message type on a channel it may not use (DATA on channel 1, say) would be
+     * refused by the codec at transmission, after the caller was told it was sent, and
+     * the link would stall on it: refuse it here (RFC 3.5, MSG-DATA-2). */
+    mp_hdr h = {.type = type, .chan = chan};
+    if (type == MP_T_FRAGMENT || !void_position_ok(&h))
+        return MC_EINVAL;
     int r = send_body(n, peer, chan, type, body, len, 0, now, cseq_out);
     if (r < 0)
         n->st.send_errors++;
@@ -704,7 +730,7 @@ static void name_sync_to(mc_node *n, mc_peer *p)
     }
     n->sync_peer = p;
     n->sync_err = 0;
-    (void)mn_sync_build(n->names, n->min_mtu, scratch, MC_SYNC_SCRATCH, sync_emit, n);
+    (void)mn_sync_build(n->names, peer_mtu(n, p), scratch, MC_SYNC_SCRATCH, sync_emit, n);
     n->sync_peer = NULL;
     mc__free(n, scratch, sz);
 }
@@ -724,25 +750,43 @@ void mc__peer_link_up(mc_node *n, mc_peer *p, mc_link *l, uint64_t now)
     name_sync_to(n, p);
 }
 
-void mc__peer_link_down(mc_node *n, mc_peer *p, uint64_t now)
+void mc__peer_link_down(mc_node *n, mc_peer *p, int link_reason, uint64_t now)
 {
     if (!p->up)
         return;
     for (mc_link *l = p->links; l; l = l->pnext)
         if (l->state == MC_LS_ESTABLISHED)
             return;
+    /* A last link that the peer reset is a loss the peer caused: it has reset its end,
+     * so it knows, and announcing it back (a later epoch) would make each end purge
+     * the other in turn for ever.  Silence, a stall or a local detach is our decision. */
+    n->announce_loss = link_reason != MC_DOWN_PEER_RESET;
     mc__peer_lost(n, p, MC_DOWN_LAST_LINK, now);
+    n->announce_loss = false;
 }
 
 void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now)
 {
     bool was_up = p->up;
     p->up = false; /* first: the link resets below must not come back here */
+    if (was_up && reason == MC_DOWN_LAST_LINK && n->announce_loss) {
+        /* We decided the peer is lost: from now on our setup frames say so (RFC 7.7),
+         * so that the peer purges too even if its links to us never went down.  A loss
+         * the peer caused or told us of (or its restart) is not ours to announce. */
+        p->epoch_out = ++n->loss_epoch;
+    }
     if (reason == MC_DOWN_INCARNATION) {
         /* Setup frames of the old incarnation are void: every endpoint starts over. */
         for (mc_link *l = p->links; l; l = l->pnext)
             if (l->state != MC_LS_RESET || l->peer_session_known)
                 mc__link_down(n, l, MC_DOWN_INCARNATION, false, now);
+    } else if (reason == MC_DOWN_PEER_EPOCH) {
+        /* The peer has purged us: what was established with it is stale, without
+         * failover.  Endpoints still setting up carry no state and go on with the
+         * handshake; resetting them too would reset the peer's fresh links in turn. */
+        for (mc_link *l = p->links; l; l = l->pnext)
+            if (l->state == MC_LS_ESTABLISHED)
+                mc__link_down(n, l, MC_DOWN_PEER_EPOCH, false, now);
     }
     /* Channel sequences restart at 0 with the peer's next life. */
     mc__chan_purge_peer(n, p);

@@ -70,6 +70,7 @@ static void free_ooo(mc_node *n, mc_link *l)
  * moved the queues away. */
 void mc__link_free(mc_node *n, mc_link *l)
 {
+    mc__sec_link_free(n, l); /* erases the link's keys */
     while (l->inf_head) {
         mc_pkt *k = l->inf_head;
         l->inf_head = k->next;
@@ -107,14 +108,19 @@ static void send_ctl(mc_node *n, mc_link *l, uint8_t type)
     lk->mtu = l->bearer->cfg.mtu;
     lk->priority = l->bearer->cfg.priority;
     lk->lflags = l->bearer->cfg.standby ? MP_LFLAG_STANDBY : 0;
-    uint8_t ack_session[2];
+    uint8_t ack_session[2], epoch[4];
+    /* Our loss epoch for this peer: a later one makes it purge (RFC 7.7, MSG-LINK-39). */
+    mp_put32(epoch, l->peer->epoch_out);
+    lk->opts.v[lk->opts.n++] = (mp_opt){.type = MP_OPT_PEER_EPOCH, .len = 4, .val = epoch};
     if (type == MP_T_LINK_ACTIVATE) {
         /* Name the peer session this ACTIVATE answers, so that a late copy cannot set
-         * up a link with a peer endpoint that has since reset (MSG-LINK-36). */
+         * up a link with a peer endpoint that has since reset (MSG-LINK-37). */
         mp_put16(ack_session, l->peer_session);
-        lk->opts.v[0] = (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack_session};
-        lk->opts.n = 1;
+        lk->opts.v[lk->opts.n++] =
+            (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack_session};
     }
+    uint8_t sec_policy;
+    mc__sec_ctl_opts(n, l, &lk->opts, &sec_policy); /* SECURITY again, now authenticated */
     int len = mp_encode(&f, n->txbuf, n->txcap);
     if (len < 0) {
         n->st.send_errors++;
@@ -681,7 +687,8 @@ void mc__link_push(mc_node *n, mc_link *l, uint64_t now)
             size_t size = MP_SEQ_HDR_LEN + MP_INNER_HDR_LEN + u->len;
             mc_unit *last = u;
             while (l->bl_head && l->bl_head->type != MP_T_FRAGMENT &&
-                   size + MP_INNER_HDR_LEN + l->bl_head->len <= l->mtu && k->nunits < 1024) {
+                   size + MP_INNER_HDR_LEN + l->bl_head->len <= mc__sec_inner_mtu(l) &&
+                   k->nunits < 1024) {
                 mc_unit *v = l->bl_head;
                 l->bl_head = v->next;
                 l->n_backlog--;
@@ -721,6 +728,7 @@ void mc__link_push(mc_node *n, mc_link *l, uint64_t now)
 /* ---- Timers ------------------------------------------------------------------------------------ */
 void mc__link_timer(mc_node *n, mc_link *l, uint64_t now)
 {
+    mc__sec_timer(n, l, now); /* key exchange resends, rekeys, old keys' grace */
     switch (l->state) {
     case MC_LS_RESET:
         if (l->next_ctl <= now) {
@@ -803,6 +811,7 @@ void mc__link_rearm(mc_node *n, mc_link *l)
         break;
     }
     }
+    d = min64(d, mc__sec_deadline(n, l));
     if (d != l->deadline || (d != MC_NEVER && l->heap_idx == UINT32_MAX)) {
         l->deadline = d;
         mc__heap_update(n, l);
@@ -872,5 +881,5 @@ void mc__link_down(mc_node *n, mc_link *l, int reason, bool failover, uint64_t n
         }
     }
     if (was_up)
-        mc__peer_link_down(n, p, now);
+        mc__peer_link_down(n, p, reason, now);
 }

@@ -55,8 +55,9 @@ enum mc_err {
     MC_ENOTSUP = -9,   /* not built in (e.g. naming or paths not integrated) */
     MC_EEXIST = -10,   /* already exists */
     MC_ESTATE = -11,   /* not allowed in the current state */
+    MC_EAUTH = -12,    /* refused by the security policy, or not authenticated */
 };
-#define MC_ERR_COUNT 12
+#define MC_ERR_COUNT 13
 const char *mc_strerror(int err);
 
 /* ---- Injected services ------------------------------------------------------------- */
@@ -104,6 +105,9 @@ enum mc_down_reason {
     MC_DOWN_DETACH = 4,      /* the local bearer was detached */
     MC_DOWN_LAST_LINK = 5,   /* PEER_DOWN: the last link went down */
     MC_DOWN_STALLED = 6,     /* oldest frame unacknowledged for the tolerance */
+    MC_DOWN_PEER_EPOCH = 7,  /* the peer declared us lost (a later PEER_EPOCH) */
+    MC_DOWN_AUTH = 8,        /* an authenticated setup frame contradicts the peer's
+                              * announced security policy (RFC 12.7, MSG-SEC-21) */
 };
 
 typedef struct mc_event {
@@ -130,6 +134,80 @@ typedef void (*mc_tx_fn)(void *user, int bearer, const mc_addr *dst, const uint8
                          size_t len);
 typedef void (*mc_event_fn)(void *user, const mc_event *ev);
 
+/* ---- Secured links (RFC 12): crypto is injected ----------------------------------------
+ * The core links no crypto library.  An adapter implements these slots (stack/sec:
+ * ms_core_crypto() over ms_, OpenSSL).  `sl` is the adapter's per-link state: the core
+ * gets it from link_new, hands it back to every other slot, and frees it with link_free
+ * when the link goes or the peer restarts; it never looks inside.  Slots run
+ * synchronously and must not call back into the node.  The core counts drops (MC_DROP_
+ * SEC_*); the adapter counts the detail (replay, tag, key id...) and reports it in info.
+ * KEY_EXCHANGE frames written to `out` (at most MC_SEC_KX_LEN bytes) go out in the
+ * clear; every other frame of a secured link goes out only through seal.  The adapter's
+ * per-link state is its own memory (keys, cipher contexts), outside mem_limit; the core's
+ * seal/open buffers are its own, grown on demand and accounted. */
+#define MC_SEC_KX_LEN 96u    /* = MP_KEY_EXCHANGE_LEN */
+#define MC_SEC_OVERHEAD 32u  /* SECURED header (16) + tag (16) around an inner frame */
+#define MC_SEC_EV_READY 0x1u /* events: a new send key is installed */
+#define MC_SEC_EV_FAILED 0x2u /* events: the key exchange was abandoned */
+
+/* Security state of one link (mc_link_sec_get), for msgrctl and tests. */
+typedef struct mc_sec_info {
+    bool secured;           /* every frame but DISCOVER/KEY_EXCHANGE goes inside SECURED */
+    bool send_ready;        /* a send key is installed */
+    uint8_t peer_policy;    /* MP_SEC_* announced by the peer's DISCOVER */
+    int kx_state;           /* adapter's exchange state (ms_kx_state for stack/sec) */
+    uint16_t suite;         /* MP_SUITE_* of the send key, 0 if none */
+    uint8_t tx_key_id;
+    uint64_t key_age_ns;    /* age of the send key */
+    uint64_t tx_counter;    /* next counter under the send key */
+    uint8_t rx_keys;        /* receive keys held (0..2) */
+    uint64_t sealed, opened;
+    uint64_t auth_failures; /* AEAD tag failed (forged, bit-flipped, wrong key) */
+    uint64_t kx_auth_failures; /* KEY_EXCHANGE MAC failed (wrong cluster key, forged) */
+    uint64_t replays, wrong_key_id, malformed, inner_bad, plain_refused;
+    uint64_t kx_completed, kx_failed, rekeys;
+} mc_sec_info;
+
+typedef struct mc_crypto_ops {
+    /* State for the link to `peer`, whose DISCOVER announced peer_policy (MP_SEC_*).
+     * Returns 1 (secured) or 0 (plain) with *sl set, MC_EAUTH if the pair of policies
+     * allows no link (RFC 12.7; nothing created), or MC_ENOMEM. */
+    int (*link_new)(void *user, uint32_t peer, uint8_t peer_policy, void **sl);
+    void (*link_free)(void *user, void *sl); /* erases every key */
+    /* First exchange: if there is no send key and no exchange running, start one (the
+     * lower node id writes INIT).  Returns bytes written to out (0 or MC_SEC_KX_LEN). */
+    int (*start)(void *user, void *sl, uint64_t now, uint8_t *out);
+    /* Rekey now (either end may).  Bytes written to out, or negative (MC_ESTATE). */
+    int (*rekey)(void *user, void *sl, uint64_t now, uint8_t *out);
+    /* A received KEY_EXCHANGE.  Bytes written to out, or negative if dropped (counted
+     * by the adapter; no state changed).  *events gets MC_SEC_EV_*. */
+    int (*kx_input)(void *user, void *sl, const uint8_t *frame, size_t len, uint64_t now,
+                    uint8_t *out, unsigned *events);
+    /* Timers (INIT resend, rekey by age or count, old keys' grace).  Call when now >=
+     * next_deadline.  Bytes written to out, or negative. */
+    int (*timeout)(void *user, void *sl, uint64_t now, uint8_t *out, unsigned *events);
+    uint64_t (*next_deadline)(void *user, const void *sl); /* UINT64_MAX: none */
+    bool (*can_send)(void *user, const void *sl);
+    /* Seal one complete inner frame into a SECURED frame in out (cap >= len + 32).
+     * Returns its length, or negative (no send key yet, counter spent): not sent. */
+    int (*seal)(void *user, void *sl, const uint8_t *inner, size_t len, uint64_t now,
+                uint8_t *out, size_t cap);
+    /* Open one SECURED frame into out (cap >= len).  Returns the inner frame's length,
+     * or negative (counted: malformed, key id, replay, tag, inner frame). */
+    int (*open)(void *user, void *sl, const uint8_t *frame, size_t len, uint64_t now,
+                uint8_t *out, size_t cap);
+    /* A frame of `type` arrived outside SECURED on this link: 0 to accept, negative to
+     * refuse (both counted by the adapter; RFC MSG-SEC-15). */
+    int (*check_plain)(void *user, void *sl, uint8_t type);
+    void (*info)(void *user, const void *sl, uint64_t now, mc_sec_info *out);
+} mc_crypto_ops;
+
+typedef struct mc_crypto {
+    const mc_crypto_ops *ops; /* NULL: security not built in (policy must be PLAIN) */
+    void *user;               /* passed to every slot */
+    uint8_t policy;           /* MP_SEC_PLAIN, MP_SEC_REQUIRED or MP_SEC_TRANSITION */
+} mc_crypto;
+
 /* ---- Configuration --------------------------------------------------------------------- */
 typedef struct mc_config {
     uint32_t node_id;          /* not 0, not 0xFFFFFFFF */
@@ -147,6 +225,7 @@ typedef struct mc_config {
     bool paths;                /* run the path layer (mpa_); default true */
     mc_alloc alloc;            /* required */
     mc_rng rng;                /* required */
+    mc_crypto crypto;          /* secured links; zero = none, policy PLAIN */
     mc_tx_fn tx;               /* required */
     mc_event_fn event;         /* may be NULL */
     void *user;                /* passed to tx and event */
@@ -268,6 +347,10 @@ enum mc_drop {
     MC_DROP_UNSUPPORTED,     /* SECURED/KEY_EXCHANGE (security not built in) */
     MC_DROP_BAD_BEARER,      /* input on an unknown bearer */
     MC_DROP_UPPER,           /* an upper layer (naming) refused the message */
+    MC_DROP_SEC_PLAIN,       /* frame outside SECURED where the link must be secured */
+    MC_DROP_SEC_AUTH,        /* SECURED frame not opened (tag, replay, key id, inner) */
+    MC_DROP_SEC_KX,          /* KEY_EXCHANGE dropped (MAC, no such exchange, no link) */
+    MC_DROP_SEC_POLICY,      /* link refused by the pair of policies (MP_R_AUTH) */
     MC_DROP_COUNT
 };
 const char *mc_drop_name(int reason);
@@ -315,6 +398,15 @@ int mc_foreach_link(const mc_node *n, int (*fn)(void *user, const mc_link_info *
 int mc_link_get(const mc_node *n, uint32_t peer, int bearer, mc_link_info *out);
 /* True if at least one link to peer is established. */
 bool mc_peer_is_up(const mc_node *n, uint32_t peer);
+
+/* ---- Secured links ------------------------------------------------------------------------
+ * Security state of the link (peer, bearer): MC_ENOENT if there is no such link.  A
+ * link without security state (plain) reports secured = false and zero counters. */
+int mc_link_sec_get(const mc_node *n, uint32_t peer, int bearer, uint64_t now,
+                    mc_sec_info *out);
+/* Start a rekey of a secured link now (RFC 12.6; the timers also rekey by age and frame
+ * count).  MC_ESTATE if the link is plain, has no key yet, or an exchange is running. */
+int mc_link_rekey(mc_node *n, uint32_t peer, int bearer, uint64_t now);
 
 #ifdef __cplusplus
 }

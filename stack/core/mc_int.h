@@ -115,6 +115,10 @@ struct mc_peer {
     uint32_t incarnation;
     bool inc_known;
     bool up;
+    /* Loss epochs (RFC 7.7): ours for this peer, sent in every LINK_RESET/ACTIVATE, and
+     * the last one the peer sent us in its current incarnation. */
+    uint32_t epoch_out, epoch_in;
+    bool epoch_in_known;
     mc_link *links;      /* via link->pnext */
     mc_chan *chans;
     size_t queued_bytes; /* queued + in flight, for MC_EAGAIN */
@@ -158,6 +162,11 @@ struct mc_link {
     uint32_t heap_idx;
     uint64_t deadline;
     mc_link_stats st;
+    /* secured links (sec.c): the crypto adapter's state, NULL on a plain link */
+    void *sec;
+    bool secured;        /* frames other than DISCOVER/KEY_EXCHANGE only inside SECURED */
+    bool sec_kicked;     /* a rekey was started because LINK_RESETs went unanswered */
+    uint8_t peer_policy; /* MP_SEC_* from the peer's DISCOVER */
 };
 
 struct mc_bearer {
@@ -173,6 +182,7 @@ struct mc_bearer {
 struct mc_node {
     mc_config cfg;
     uint32_t incarnation;
+    uint32_t loss_epoch; /* advances each time this node declares a peer lost (RFC 7.7) */
     mc_bearer bearers[MC_MAX_BEARERS];
     mc_hash links;       /* by (bearer, addr) */
     mc_hash peers;       /* by node id */
@@ -195,6 +205,10 @@ struct mc_node {
      * (no memory, no room to hold or reassemble).  The link then does not acknowledge
      * the frame: the peer sends it again, and channel numbers discard what was taken. */
     bool rx_refused;
+    bool announce_loss; /* set around mc__peer_lost when the loss is our own decision */
+    /* secured links (sec.c): where frames are sealed and opened, grown on demand */
+    uint8_t *sec_tx, *sec_rx;
+    size_t sec_txcap, sec_rxcap;
     mc_stats st;
 };
 
@@ -213,6 +227,29 @@ mc_peer *mc__peer_find(const mc_node *n, uint32_t id);
 mc_hnode *mc__hash_find(const mc_hash *h, uint64_t key);
 int mc__hash_add(mc_node *n, mc_hash *h, mc_hnode *e);
 void mc__hash_del(mc_hash *h, mc_hnode *e);
+
+mc_link *mc__link_find(const mc_node *n, int bearer, const mc_addr *a);
+/* Dispatch a frame that came out of a SECURED envelope (sec.c): as if it arrived alone. */
+int mc__input_inner(mc_node *n, mc_bearer *b, const mc_addr *src, const uint8_t *buf,
+                    size_t len, uint64_t now);
+
+/* ---- sec.c (secured links; all no-ops without mc_config.crypto.ops) ------------------ */
+uint8_t mc__sec_peer_policy(const mp_discover *d);
+bool mc__sec_admit(mc_node *n, uint8_t peer_policy);
+int mc__sec_link_attach(mc_node *n, mc_link *l, uint8_t peer_policy, uint64_t now);
+void mc__sec_link_free(mc_node *n, mc_link *l);
+void mc__sec_peer_restarted(mc_node *n, mc_peer *p, uint8_t peer_policy, uint64_t now);
+void mc__sec_rediscover(mc_node *n, mc_link *l, uint64_t now);
+bool mc__sec_plain_ok(mc_node *n, int bearer, const mc_addr *src, uint8_t type);
+int mc__sec_input(mc_node *n, mc_bearer *b, const mc_addr *src, const uint8_t *buf,
+                  size_t len, const mp_hdr *h, uint64_t now);
+bool mc__sec_wrap(mc_node *n, mc_link *l, const uint8_t **frame, size_t *len);
+uint64_t mc__sec_deadline(const mc_node *n, const mc_link *l);
+void mc__sec_timer(mc_node *n, mc_link *l, uint64_t now);
+void mc__sec_discover_opts(const mc_node *n, mp_discover *d, uint8_t caps[4], uint8_t *pol);
+void mc__sec_ctl_opts(const mc_node *n, const mc_link *l, mp_opts *o, uint8_t *pol);
+uint16_t mc__sec_inner_mtu(const mc_link *l);
+void mc__sec_node_free(mc_node *n);
 
 /* ---- link.c ------------------------------------------------------------------------ */
 mc_link *mc__link_new(mc_node *n, mc_bearer *b, const mc_addr *addr, mc_peer *p);
@@ -237,7 +274,7 @@ void mc__failover(mc_node *n, mc_link *l, mc_unit *units, uint32_t count, uint64
 void mc__unit_free(mc_node *n, mc_unit *u, bool acked);
 void mc__deliver_frame(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, uint64_t now);
 void mc__peer_link_up(mc_node *n, mc_peer *p, mc_link *l, uint64_t now);
-void mc__peer_link_down(mc_node *n, mc_peer *p, uint64_t now);
+void mc__peer_link_down(mc_node *n, mc_peer *p, int link_reason, uint64_t now);
 void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now);
 int mc__paths_init(mc_node *n);
 

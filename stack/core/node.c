@@ -20,6 +20,7 @@ const char *mc_strerror(int err)
         "not supported in this build",
         "already exists",
         "not allowed in this state",
+        "refused by the security policy, or not authenticated",
     };
     if (err > 0 || err <= -MC_ERR_COUNT)
         return "unknown error";
@@ -32,7 +33,8 @@ const char *mc_drop_name(int reason)
         "decode", "version", "type", "seq_type", "domain", "dup_node", "not_for_us",
         "no_link", "not_established", "stale_session", "dup_seq", "out_of_window",
         "dup_cseq", "held_full", "nomem", "reasm_limit", "too_big", "frag_proto",
-        "peer_lost", "unsupported", "bad_bearer", "upper",
+        "peer_lost", "unsupported", "bad_bearer", "upper", "sec_plain", "sec_auth",
+        "sec_kx", "sec_policy",
     };
     if (reason < 0 || reason >= MC_DROP_COUNT)
         return "?";
@@ -92,6 +94,11 @@ void mc__emit(mc_node *n, mc_event *ev)
 
 void mc__tx(mc_node *n, mc_link *l, const uint8_t *frame, size_t len)
 {
+    /* A secured link sends every frame inside SECURED.  Without a send key (exchange not
+     * done yet) the frame is not sent at all: never in the clear.  The link layer sends
+     * setup frames again on its timers and retransmits sequenced ones. */
+    if (l->secured && !mc__sec_wrap(n, l, &frame, &len))
+        return;
     l->st.tx_frames++;
     l->st.tx_bytes += len;
     n->cfg.tx(n->cfg.user, l->bearer->id, &l->addr, frame, len);
@@ -197,6 +204,11 @@ static mc_link *link_find(const mc_node *n, int bearer, const mc_addr *a)
             return l;
     }
     return NULL;
+}
+
+mc_link *mc__link_find(const mc_node *n, int bearer, const mc_addr *a)
+{
+    return link_find(n, bearer, a);
 }
 
 /* ---- Timer heap of links (min by deadline) ------------------------------------------- */
@@ -311,6 +323,9 @@ static mc_peer *peer_get(mc_node *n, uint32_t id)
     memset(p, 0, sizeof *p);
     p->node_id = id;
     p->h.key = id;
+    /* Never before an epoch this node sent the same peer in an earlier life of this
+     * struct: the node-wide counter only moves forward. */
+    p->epoch_out = n->loss_epoch;
     if (mc__hash_add(n, &n->peers, &p->h) < 0) {
         mc__free(n, p, sizeof *p);
         return NULL;
@@ -379,10 +394,30 @@ static void link_destroy(mc_node *n, mc_link *l)
 /* A frame that says the peer runs a new incarnation: everything about the old one goes. */
 static void check_incarnation(mc_node *n, mc_peer *p, uint32_t inc, uint64_t now)
 {
-    if (p->inc_known && p->incarnation != inc)
+    if (p->inc_known && p->incarnation != inc) {
         mc__peer_lost(n, p, MC_DOWN_INCARNATION, now);
+        p->epoch_in_known = false; /* epochs count within one incarnation */
+    }
     p->incarnation = inc;
     p->inc_known = true;
+}
+
+/* A later PEER_EPOCH says the peer has declared us lost since we last heard from it,
+ * perhaps while our links to it stayed up (a one-way failure).  Its channel numbering has
+ * restarted, so ours must too, or its new messages would meet our old channel state
+ * (RFC 7.7, MSG-LINK-40).  Frames without the option, or with an older epoch, change
+ * nothing here: the session rules judge them. */
+static void check_epoch(mc_node *n, mc_peer *p, const mp_link *lk, uint64_t now)
+{
+    const mp_opt *o = mp_opt_find(&lk->opts, MP_OPT_PEER_EPOCH);
+    if (!o || o->len != 4)
+        return;
+    uint32_t e = mp_get32(o->val);
+    if (p->epoch_in_known && mp_seq32_lt(p->epoch_in, e))
+        mc__peer_lost(n, p, MC_DOWN_PEER_EPOCH, now);
+    if (!p->epoch_in_known || mp_seq32_lt(p->epoch_in, e))
+        p->epoch_in = e;
+    p->epoch_in_known = true;
 }
 
 /* ---- Node ---------------------------------------------------------------------------- */
@@ -425,6 +460,14 @@ int mc_node_create(const mc_config *cfg, mc_node **out)
     if (cfg->max_message < 1 || cfg->max_message > MP_MAX_MESSAGE || cfg->max_links == 0)
         return MC_EINVAL;
     if (cfg->mem_limit < sizeof(mc_node))
+        return MC_EINVAL;
+    /* A secured policy needs the crypto, and the crypto every slot. */
+    const mc_crypto_ops *co = cfg->crypto.ops;
+    if (cfg->crypto.policy > MP_SEC_TRANSITION || (cfg->crypto.policy != MP_SEC_PLAIN && !co))
+        return MC_EINVAL;
+    if (co && (!co->link_new || !co->link_free || !co->start || !co->rekey || !co->kx_input ||
+               !co->timeout || !co->next_deadline || !co->can_send || !co->seal || !co->open ||
+               !co->check_plain || !co->info))
         return MC_EINVAL;
     mc_node *n = cfg->alloc.alloc(cfg->alloc.user, sizeof *n);
     if (!n)
@@ -485,6 +528,7 @@ void mc_node_destroy(mc_node *n)
     mc__free(n, n->heap, n->heap_cap * sizeof *n->heap);
     mc__free(n, n->txbuf, n->txcap);
     mc__free(n, n->bbuf, n->txcap);
+    mc__sec_node_free(n);
     if (n->names)
         mn_destroy(n->names);
     if (n->paths)
@@ -504,6 +548,10 @@ static void recompute_min_mtu(mc_node *n)
     for (int i = 0; i < MC_MAX_BEARERS; i++)
         if (n->bearers[i].used && (!n->min_mtu || n->bearers[i].cfg.mtu < n->min_mtu))
             n->min_mtu = n->bearers[i].cfg.mtu;
+    /* Messages are cut to fit any link, and a secured link's inner frames are 32 octets
+     * smaller than its MTU (RFC 12.4). */
+    if (n->min_mtu && n->cfg.crypto.policy != MP_SEC_PLAIN)
+        n->min_mtu = (uint16_t)(n->min_mtu - MC_SEC_OVERHEAD);
 }
 
 static mc_bearer *bearer_get(mc_node *n, int id)
@@ -625,6 +673,8 @@ static void send_discover(mc_node *n, mc_bearer *b, const mc_addr *dst, bool rep
     f.u.discover.dflags = reply ? MP_DFLAG_REPLY : 0;
     f.u.discover.mtu = b->cfg.mtu;
     f.u.discover.incarnation = n->incarnation;
+    uint8_t caps[4], pol;
+    mc__sec_discover_opts(n, &f.u.discover, caps, &pol);
     int len = mp_encode(&f, n->txbuf, n->txcap);
     if (len < 0) {
         n->st.send_errors++;
@@ -652,12 +702,27 @@ static void on_discover(mc_node *n, mc_bearer *b, const mc_addr *src, const mp_d
         mc__drop(n, MC_DROP_DECODE);
         return;
     }
+    /* The pair of security policies may allow no link at all (RFC 12.7): then no state
+     * is created for the peer. */
+    uint8_t pol = mc__sec_peer_policy(d);
+    if (!mc__sec_admit(n, pol))
+        return;
     mc_peer *p = peer_get(n, d->node_id);
     if (!p) {
         mc__drop(n, MC_DROP_NOMEM);
         return;
     }
+    bool restarted = p->inc_known && p->incarnation != d->incarnation;
     check_incarnation(n, p, d->incarnation, now);
+    if (restarted && n->cfg.crypto.policy != MP_SEC_PLAIN) {
+        /* A restarted peer has forgotten us.  A secured link cannot come back on its
+         * LINK_RESETs (they wait for the key exchange, which needs the peer to have a
+         * link to us), so answer at once rather than at our next periodic DISCOVER, and
+         * before our INIT, so that the INIT finds that link. */
+        if (!(d->dflags & MP_DFLAG_REPLY))
+            send_discover(n, b, src, true);
+        mc__sec_peer_restarted(n, p, pol, now); /* its keys died with it (RFC 12.6) */
+    }
     mc_link *l = link_find(n, b->id, src);
     if (l && l->peer != p) {
         /* The address now belongs to another node (replaced board): start afresh. */
@@ -669,6 +734,10 @@ static void on_discover(mc_node *n, mc_bearer *b, const mc_addr *src, const mp_d
     }
     if (!l) {
         l = link_create(n, b, src, p, now);
+        if (l && mc__sec_link_attach(n, l, pol, now) < 0) {
+            link_destroy(n, l);
+            l = NULL;
+        }
         if (!l) {
             mc__drop(n, MC_DROP_NOMEM);
             peer_free_if_unused(n, p);
@@ -676,7 +745,9 @@ static void on_discover(mc_node *n, mc_bearer *b, const mc_addr *src, const mp_d
         }
         if (!(d->dflags & MP_DFLAG_REPLY))
             send_discover(n, b, src, true);
+        return;
     }
+    mc__sec_rediscover(n, l, now);
 }
 
 /* ---- Input --------------------------------------------------------------------------------- */
@@ -712,6 +783,7 @@ static void on_link_ctl(mc_node *n, mc_bearer *b, const mc_addr *src, const mp_f
         return;
     }
     check_incarnation(n, p, lk->incarnation, now);
+    check_epoch(n, p, lk, now);
     if (!l) {
         /* A LINK_RESET addressed to us creates the endpoint: a peer that kept its link
          * in RESET rejoins us without waiting for the next DISCOVER. */
@@ -725,18 +797,12 @@ static void on_link_ctl(mc_node *n, mc_bearer *b, const mc_addr *src, const mp_f
     mc__link_on_ctl(n, l, f, now);
 }
 
-int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *buf, size_t len,
-             uint64_t now)
+/* One frame from the bearer (sealed = false) or out of a SECURED envelope that sec.c
+ * has opened (sealed = true: authenticated, from the link at (b, src)). */
+static int input_frame(mc_node *n, mc_bearer *b, const mc_addr *src, const uint8_t *buf,
+                       size_t len, uint64_t now, bool sealed)
 {
-    if (!n || !src || (!buf && len))
-        return MC_EINVAL;
-    if (now > n->now)
-        n->now = now;
-    mc_bearer *b = bearer_get(n, bearer);
-    if (!b) {
-        mc__drop(n, MC_DROP_BAD_BEARER);
-        return MC_ENOENT;
-    }
+    int bearer = b->id;
     mp_hdr h;
     int r = mp_hdr_decode(buf, len, &h);
     if (r < 0) {
@@ -745,6 +811,10 @@ int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *buf, siz
                                      : MC_DROP_DECODE);
         return MC_ECODEC;
     }
+    /* Where links must be secured, nothing but DISCOVER, KEY_EXCHANGE and SECURED is
+     * taken from the wire (RFC MSG-SEC-15); the gate counts what it refuses. */
+    if (!sealed && !mc__sec_plain_ok(n, bearer, src, h.type))
+        return MC_EAUTH;
     int ret = MC_OK;
     if (MP_TYPE_IS_SEQUENCED(h.type)) {
         mc_link *l = link_find(n, bearer, src);
@@ -788,8 +858,8 @@ int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *buf, siz
         }
         case MP_T_SECURED:
         case MP_T_KEY_EXCHANGE:
-            mc__drop(n, MC_DROP_UNSUPPORTED);
-            ret = MC_ENOTSUP;
+            /* (An opened SECURED frame never holds these: the adapter refuses them.) */
+            ret = mc__sec_input(n, b, src, buf, len, &h, now);
             break;
         default:
             mc__drop(n, MC_DROP_TYPE);
@@ -797,6 +867,28 @@ int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *buf, siz
             break;
         }
     }
+    return ret;
+}
+
+int mc__input_inner(mc_node *n, mc_bearer *b, const mc_addr *src, const uint8_t *buf,
+                    size_t len, uint64_t now)
+{
+    return input_frame(n, b, src, buf, len, now, true);
+}
+
+int mc_input(mc_node *n, int bearer, const mc_addr *src, const uint8_t *buf, size_t len,
+             uint64_t now)
+{
+    if (!n || !src || (!buf && len))
+        return MC_EINVAL;
+    if (now > n->now)
+        n->now = now;
+    mc_bearer *b = bearer_get(n, bearer);
+    if (!b) {
+        mc__drop(n, MC_DROP_BAD_BEARER);
+        return MC_ENOENT;
+    }
+    int ret = input_frame(n, b, src, buf, len, now, false);
     mc_flush(n, now);
     return ret;
 }

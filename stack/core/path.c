@@ -329,6 +329,19 @@ static void mpa_send_abort(mpa_ctx *c, mpa_path *p, uint16_t reason)
     mpa_send_on_path(c, p, &f);
 }
 
+/* An acceptor's answer that refuses: like any refusal it names no path of ours
+ * (src_path 0, MSG-PATH-13), even when a path object was kept while the application
+ * decided.  Nothing was sent on the opener's channel before, so this is cseq 0. */
+static void mpa_send_refusal(mpa_ctx *c, mpa_path *p, uint16_t reason)
+{
+    mp_frame f;
+    mpa_frame_init(&f, MP_T_PATH_ABORT, 0, 0);
+    f.u.abort_.dst_path = p->peer_path;
+    f.u.abort_.src_path = 0;
+    f.u.abort_.error = reason;
+    mpa_send_on_path(c, p, &f);
+}
+
 static void mpa_send_close(mpa_ctx *c, mpa_path *p, uint16_t reason)
 {
     mp_frame f;
@@ -741,8 +754,11 @@ static int mpa_on_open(mpa_ctx *c, uint32_t from, const mp_frame *f, uint64_t no
     }
     /* Channel 0 is exactly-once, so a repeat is a confused peer; answering it twice
      * would put two acceptors on one opener channel. */
+    /* A path of ours that has ended but is not yet released is no duplicate: the
+     * opener may reuse its path id for a new open once its own end has gone. */
     for (const mpa_path *p = c->head; p; p = p->next)
-        if (!p->opener && p->peer_node == from && p->peer_path == o->src_path) {
+        if (!p->opener && !mpa_terminal(p->state) && p->peer_node == from &&
+            p->peer_path == o->src_path) {
             c->st.duplicates++;
             return MPA_OK;
         }
@@ -819,7 +835,7 @@ int mpa_refuse(mpa_ctx *c, uint32_t path, uint16_t reason)
         return MPA_ENOPATH;
     if (p->state != MPA_ST_ACCEPTING)
         return MPA_ESTATE;
-    mpa_send_abort(c, p, reason);
+    mpa_send_refusal(c, p, reason);
     c->st.refused++;
     mpa_path_free(c, p);
     return MPA_OK;
@@ -1355,6 +1371,8 @@ int mpa_tick(mpa_ctx *c, uint64_t now)
         case MPA_ST_OPENING:
             break; /* nothing to tell: the peer never gave us its path */
         case MPA_ST_ACCEPTING:
+            mpa_send_refusal(c, p, MP_R_TIMEOUT); /* no decision in time (MSG-PATH-26) */
+            break;
         case MPA_ST_CLOSING:
             mpa_send_abort(c, p, MP_R_TIMEOUT);
             break;

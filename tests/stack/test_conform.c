@@ -18,7 +18,10 @@
  *               that answers another session never sets the link up (MSG-LINK-38);
  *   activate_new_session  ESTABLISHED + LINK_ACTIVATE of a later session: down, and a
  *               LINK_RESET in answer, never an ACTIVATE (row 21: the ends used to reset
- *               each other in step for ever).
+ *               each other in step for ever);
+ *   peer_epoch  setup frames carry the node's loss epoch (MSG-LINK-39), which advances
+ *               when the node declares the peer lost; a later epoch from the peer purges
+ *               it even though a link was up, an equal one does not (MSG-LINK-40).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,9 @@ typedef struct ctx {
     size_t last_act_len;
     unsigned resets_tx, acts_tx;
     uint16_t last_reset_session;
+    uint32_t last_epoch_tx; /* PEER_EPOCH of the node's last LINK_RESET/ACTIVATE */
+    int peer_down, peer_down_reason;
+    uint32_t epoch;         /* the scripted peer's PEER_EPOCH; 0: none sent */
     unsigned probes, seq_tx;
     uint16_t max_seq;   /* highest link seq the node sent */
     bool any_seq;
@@ -82,6 +88,10 @@ static void a_tx(void *u, int bearer, const mc_addr *dst, const uint8_t *f, size
     mp_frame fr;
     if (mp_decode(f, len, &fr) < 0)
         return;
+    if (fr.hdr.type == MP_T_LINK_RESET || fr.hdr.type == MP_T_LINK_ACTIVATE) {
+        const mp_opt *o = mp_opt_find(&fr.u.link.opts, MP_OPT_PEER_EPOCH);
+        c->last_epoch_tx = o && o->len == 4 ? mp_get32(o->val) : 0xDEADBEEF;
+    }
     if (fr.hdr.type == MP_T_LINK_RESET) {
         c->resets_tx++;
         c->last_reset_session = fr.u.link.session;
@@ -105,6 +115,9 @@ static void a_event(void *u, const mc_event *ev)
     if (ev->type == MC_EV_MESSAGE && c->nmsg < 64) {
         c->msg_cseq[c->nmsg] = ev->cseq;
         c->msg_type[c->nmsg++] = ev->msg_type;
+    } else if (ev->type == MC_EV_PEER_DOWN) {
+        c->peer_down++;
+        c->peer_down_reason = ev->reason;
     } else if (ev->type == MC_EV_LINK_DOWN) {
         c->link_down++;
         c->down_reason = ev->reason;
@@ -156,11 +169,16 @@ static void peer_link_ack(ctx *c, uint8_t type, int ack_session, uint64_t now)
     f.u.link.tolerance_ms = 500;
     f.u.link.window = 64;
     f.u.link.priority = 10;
-    uint8_t ack[2];
+    uint8_t ack[2], ep[4];
+    if (c->epoch) {
+        mp_put32(ep, c->epoch);
+        f.u.link.opts.v[f.u.link.opts.n++] =
+            (mp_opt){.type = MP_OPT_PEER_EPOCH, .len = 4, .val = ep};
+    }
     if (type == MP_T_LINK_ACTIVATE && ack_session != ACK_SESSION_NONE) {
         mp_put16(ack, (uint16_t)ack_session); /* the node's session it answers (MSG-LINK-37) */
-        f.u.link.opts.v[0] = (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack};
-        f.u.link.opts.n = 1;
+        f.u.link.opts.v[f.u.link.opts.n++] =
+            (mp_opt){.type = MP_OPT_ACK_SESSION, .len = 2, .val = ack};
     }
     inject(c, &f, now);
 }
@@ -518,6 +536,63 @@ static void test_activate_new_session(void)
     teardown(&c);
 }
 
+static void test_peer_epoch(void)
+{
+    ctx c;
+    setup(&c, 31);
+    uint32_t e0 = c.last_epoch_tx;
+    CHECK(e0 != 0xDEADBEEF); /* the node's LINK_ACTIVATE carried PEER_EPOCH */
+    teardown(&c);
+
+    /* The node declares the peer lost (silence): its next LINK_RESET carries a later
+     * epoch. */
+    setup(&c, 32);
+    e0 = c.last_epoch_tx;
+    uint64_t t = 3 * MS;
+    for (int i = 0; i < 40 && !c.peer_down; i++) {
+        t += 50 * MS;
+        tick(&c, t);
+    }
+    CHECK(c.peer_down == 1 && c.peer_down_reason == MC_DOWN_LAST_LINK);
+    unsigned r0 = c.resets_tx;
+    for (int i = 0; i < 40 && c.resets_tx == r0; i++) {
+        t += 50 * MS;
+        tick(&c, t);
+    }
+    CHECK(c.resets_tx > r0 && mp_seq32_lt(e0, c.last_epoch_tx));
+    teardown(&c);
+
+    /* The peer sends epoch 5, then a later-session LINK_RESET with the same epoch: a
+     * plain peer reset, no purge.  Then one with epoch 6: the peer declared us lost, so
+     * the node purges (PEER_DOWN, reason PEER_EPOCH) even with the link up. */
+    memset(&c, 0, sizeof c);
+    setup(&c, 33); /* setup sent no epoch: nothing learned yet */
+    c.epoch = 5;
+    c.session = (uint16_t)(c.session + 3);
+    peer_link(&c, MP_T_LINK_RESET, 5 * MS); /* learns epoch 5; row 20 */
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_PEER_RESET && c.peer_down == 1 &&
+          c.peer_down_reason == MC_DOWN_LAST_LINK);
+    /* Bring it up again: the node answered with LINK_ACTIVATE. */
+    mp_frame a;
+    CHECK(mp_decode(c.last_act, c.last_act_len, &a) > 0);
+    c.iut_session = a.u.link.session;
+    peer_link(&c, MP_T_LINK_ACTIVATE, 6 * MS);
+    CHECK(mc_peer_is_up(c.n, PEER));
+    int downs = c.peer_down;
+    c.session = (uint16_t)(c.session + 3);
+    peer_link(&c, MP_T_LINK_RESET, 7 * MS); /* same epoch: a reset, no purge by epoch */
+    CHECK(c.peer_down == downs + 1 && c.peer_down_reason == MC_DOWN_LAST_LINK);
+    CHECK(mp_decode(c.last_act, c.last_act_len, &a) > 0);
+    c.iut_session = a.u.link.session;
+    peer_link(&c, MP_T_LINK_ACTIVATE, 8 * MS);
+    CHECK(mc_peer_is_up(c.n, PEER));
+    c.epoch = 6;
+    peer_link(&c, MP_T_LINK_RESET, 9 * MS); /* same session, later epoch */
+    CHECK(c.peer_down == downs + 2 && c.peer_down_reason == MC_DOWN_PEER_EPOCH);
+    CHECK(!mc_peer_is_up(c.n, PEER));
+    teardown(&c);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -532,6 +607,7 @@ int main(int argc, char **argv)
     RUN("unacked_sync", test_unacked_sync);
     RUN("ack_session", test_ack_session);
     RUN("activate_new_session", test_activate_new_session);
+    RUN("peer_epoch", test_peer_epoch);
     if (failures) {
         fprintf(stderr, "test_conform: %d failure(s)\n", failures);
         return 1;

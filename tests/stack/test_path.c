@@ -358,6 +358,21 @@ static void test_open_accept(void)
     teardown();
 }
 
+/* The queued PATH_ABORT from `from`: a refusal names no path of the refuser
+ * (src_path 0) and is position 0 of the opener's channel (MSG-PATH-13). */
+static bool queued_refusal_ok(uint32_t from, uint16_t error)
+{
+    for (int i = 0; i < nq; i++) {
+        mp_frame f;
+        if (q[i].from != from || mp_decode(q[i].buf, q[i].len, &f) < 0 ||
+            f.hdr.type != MP_T_PATH_ABORT)
+            continue;
+        return f.u.abort_.src_path == 0 && f.hdr.cseq == 0 && f.u.abort_.error == error &&
+               f.hdr.chan == f.u.abort_.dst_path;
+    }
+    return false;
+}
+
 static void test_manual_accept_refuse(void)
 {
     setup(NULL);
@@ -383,6 +398,7 @@ static void test_manual_accept_refuse(void)
     r = last(N(2), MPA_ACT_OPEN_REQUEST, 0);
     uint32_t bpath = r->path;
     CHECK_EQ(mpa_refuse(N(2)->c, bpath, MP_R_REFUSED), MPA_OK);
+    CHECK(queued_refusal_ok(2, MP_R_REFUSED));
     CHECK_EQ(mpa_get_info(N(2)->c, bpath, &(mpa_info){0}), MPA_ENOPATH); /* released */
     pump(30);
     CHECK_EQ(state(1, pr), MPA_ST_BROKEN);
@@ -416,6 +432,7 @@ static void test_manual_accept_refuse(void)
     uint32_t bt = last(N(2), MPA_ACT_OPEN_REQUEST, 0)->path;
     CHECK_EQ(mpa_tick(N(2)->c, 100 + 2 * SEC - 1), 0);
     CHECK_EQ(mpa_tick(N(2)->c, 100 + 2 * SEC), 1);
+    CHECK(queued_refusal_ok(2, MP_R_TIMEOUT));
     CHECK_EQ(state(2, bt), MPA_ST_BROKEN);
     pump(100 + 2 * SEC);
     CHECK_EQ(state(1, pt), MPA_ST_BROKEN);

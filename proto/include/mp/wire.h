@@ -223,6 +223,7 @@ enum mp_opt_type {
     MP_OPT_PROBE_INTERVAL = 0x05, /* 2 bytes, ms */
     MP_OPT_MINET_MAC = 0x06,      /* 6 bytes */
     MP_OPT_ACK_SESSION = 0x07,    /* 2 bytes: the receiver's session the sender learned */
+    MP_OPT_PEER_EPOCH = 0x08,     /* 4 bytes: the sender's loss epoch for the receiver */
     MP_OPT_SECURITY = 0x81,       /* 1 byte, MP_SEC_*; critical */
 };
 #define MP_CAP_SECURE   0x01u

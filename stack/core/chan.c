@@ -780,6 +780,14 @@ void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now)
         for (mc_link *l = p->links; l; l = l->pnext)
             if (l->state != MC_LS_RESET || l->peer_session_known)
                 mc__link_down(n, l, MC_DOWN_INCARNATION, false, now);
+    } else if (reason == MC_DOWN_LAST_LINK) {
+        /* An endpoint still setting up learned the peer's session before this purge, and
+         * the peer has not purged yet: a sequenced frame on it (row 17) could carry a
+         * message we delivered before, into channel state that starts again at 0.  It
+         * starts over with a later session, so only a fresh handshake sets it up. */
+        for (mc_link *l = p->links; l; l = l->pnext)
+            if (l->state == MC_LS_ESTABLISHING)
+                mc__link_start_reset(n, l, now);
     } else if (reason == MC_DOWN_PEER_EPOCH) {
         /* The peer has purged us: what was established with it is stale, without
          * failover.  Endpoints still setting up carry no state and go on with the

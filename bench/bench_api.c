@@ -10,7 +10,10 @@
  *
  *   bench_api --mode embedded|daemon --a SPEC --b SPEC [--msgrd PATH] [--label NAME]
  *             [--netns-a NS --netns-b NS] --test tput|rtt [--size S] [--count N]
- *             [--rtts K] [--runs R]
+ *             [--rtts K] [--runs R] [--msgrd-conf FILE]
+ *
+ * --msgrd-conf gives both daemons `-c FILE` (scripts/bench.sh's `sec` scenario: the same
+ * run with security = required, to compare secured and plain links).
  *
  * tput: A sends --count messages with msgr_send (blocking for credit, timeout -1) on a
  *       path opened by name to B's device; B receives with msgr_recv, checks the
@@ -46,7 +49,7 @@ static uint64_t get64(const uint8_t *p)
 #ifndef BENCH_MSGRD
 #define BENCH_MSGRD "msgrd"
 #endif
-static const char *g_mode = "embedded", *g_msgrd = BENCH_MSGRD;
+static const char *g_mode = "embedded", *g_msgrd = BENCH_MSGRD, *g_msgrd_conf;
 static char g_dir[128];
 static int g_send_wait = -1;    /* msgr_send timeout: -1 blocks for credit inside libmsgr */
 static uint64_t g_eagain;
@@ -66,8 +69,10 @@ static int start_msgrd(uint32_t id, const char *spec, const char *ns, char *sock
         snprintf(idb, sizeof idb, "%u", id);
         if (!freopen("/dev/null", "w", stdout))
             _exit(127);
-        execl(g_msgrd, "msgrd", "--node-id", idb, "--domain", "77", "--socket", sock,
-              "--foreground", "--log-level", "warn", "--bearer", spec, (char *)NULL);
+        const char *av[] = {"msgrd", "--node-id", idb, "--domain", "77", "--socket", sock,
+                            "--foreground", "--log-level", "warn", "--bearer", spec,
+                            g_msgrd_conf ? "-c" : NULL, g_msgrd_conf, NULL};
+        execv(g_msgrd, (char *const *)av);
         fprintf(stderr, "bench_api: exec %s: %s\n", g_msgrd, strerror(errno));
         _exit(127);
     }
@@ -101,6 +106,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--a")) sa = v;
         else if (!strcmp(k, "--b")) sb = v;
         else if (!strcmp(k, "--msgrd")) g_msgrd = v;
+        else if (!strcmp(k, "--msgrd-conf")) g_msgrd_conf = v;
         else if (!strcmp(k, "--label")) label = v;
         else if (!strcmp(k, "--netns-a")) nsa = v;
         else if (!strcmp(k, "--netns-b")) nsb = v;

@@ -8,6 +8,11 @@
  *              [--size S] [--count N] [--rtts K] [--runs R] [--wait poll|block]
  *              [--tolerance MS] [--window W] [--burst B]
  *              [--rate MSGS_PER_S --duration-ms D --cut-at-ms T --cut-cmd CMD] [--pty]
+ *              [--sec 0|1]
+ *
+ * --sec 1: secured links (security = required, stack/sec's AEAD through ms_core_ops),
+ * both nodes holding the same fixed benchmark key; the `sec` scenario of scripts/bench.sh
+ * compares it with --sec 0 on the same bearer.  Needs the build with OpenSSL 3.
  *
  * The parent (node 1, "A") sends; the child (node 2, "B") receives and echoes.  Each
  * process may enter a network namespace first (setns), so one invocation spans a veth
@@ -52,6 +57,11 @@
 
 #include "bearer.h"
 #include "mc.h"
+#ifdef BENCH_HAVE_SEC
+#include "ms_core.h"
+#endif
+
+static int g_sec; /* --sec 1: secured links */
 
 extern char **environ;
 
@@ -278,6 +288,27 @@ static void nd_init(uint32_t id, const char *spec1, const char *spec2, uint16_t 
     c.tx = nd_tx;
     c.event = nd_event;
     c.user = &g;
+    if (g_sec) {
+#ifdef BENCH_HAVE_SEC
+        /* A fixed key: both processes must hold the same one, and a benchmark protects
+         * nothing.  The context lives as long as the process. */
+        static const uint8_t key[MS_CLUSTER_KEY_LEN] = {0x42};
+        ms_config mcfg;
+        ms_config_default(&mcfg);
+        mcfg.node_id = id;
+        mcfg.domain = c.domain;
+        mcfg.cluster_key = key;
+        mcfg.cluster_key_len = sizeof key;
+        mcfg.policy = MP_SEC_REQUIRED;
+        ms_ctx *ctx = NULL;
+        int sr = ms_ctx_create(&mcfg, &ctx);
+        if (sr < 0)
+            bn_die("ms_ctx_create: %s", ms_strerror(sr));
+        ms_core_crypto(ctx, &c.crypto);
+#else
+        bn_die("--sec 1: built without stack/sec (OpenSSL 3)");
+#endif
+    }
     int rc = mc_node_create(&c, &g.n);
     if (rc < 0)
         bn_die("mc_node_create: %s", mc_strerror(rc));
@@ -562,6 +593,7 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--netns-b")) nsb = v;
         else if (!strcmp(o, "--test")) test = v;
         else if (!strcmp(o, "--wait")) wait = v;
+        else if (!strcmp(o, "--sec")) g_sec = atoi(v);
         else if (!strcmp(o, "--size")) g_o.size = strtoull(v, NULL, 0);
         else if (!strcmp(o, "--count")) g_o.count = strtoull(v, NULL, 0);
         else if (!strcmp(o, "--rtts")) g_o.rtts = strtoull(v, NULL, 0);

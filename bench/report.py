@@ -111,6 +111,20 @@ C = [
     ("MINET: iperf3 TCP across MINET vs iperf3 over the plain veth", ("iperf3_minet", "tcp_gbps"), ("iperf3_veth", "tcp_gbps"), "hi", 0.6),
     ("Goodput at 1% loss vs lossless", ("msgr_eth_loss1", "tput_64"), ("msgr_eth_loss0", "tput_64"), "hi", 0.9),
     ("Goodput at 5% loss vs lossless", ("msgr_eth_loss5", "tput_64"), ("msgr_eth_loss0", "tput_64"), "hi", 0.7),
+    # sec: the same runs with security = required vs plain; the core driven directly, then app to app through two msgrd
+    ("Secured (AEAD) vs plain link, core driven directly, Ethernet: 1 KiB msg/s", ("msgr_eth_aead", "tput_1024"), ("msgr_eth_plain", "tput_1024"), "hi", None),
+    ("Secured (AEAD) vs plain link, core driven directly, Ethernet: 64 B msg/s", ("msgr_eth_aead", "tput_64"), ("msgr_eth_plain", "tput_64"), "hi", None),
+    ("Secured (AEAD) vs plain link, core driven directly, PCIe shim: 1 KiB msg/s", ("msgr_pcie_aead", "tput_1024"), ("msgr_pcie_plain", "tput_1024"), "hi", None),
+    ("Secured (AEAD) vs plain link, core driven directly, PCIe shim: 64 B msg/s", ("msgr_pcie_aead", "tput_64"), ("msgr_pcie_plain", "tput_64"), "hi", None),
+    ("Secured (AEAD) vs plain link, app to app through two msgrd, Ethernet: 1 KiB msg/s", ("api_msgrd_eth_aead", "tput_1024"), ("api_msgrd_eth_plain", "tput_1024"), "hi", None),
+    ("Secured (AEAD) vs plain link, app to app through two msgrd, Ethernet: 64 B msg/s", ("api_msgrd_eth_aead", "tput_64"), ("api_msgrd_eth_plain", "tput_64"), "hi", None),
+    ("Secured (AEAD) vs plain link, app to app through two msgrd, PCIe shim: 1 KiB msg/s", ("api_msgrd_pcie_aead", "tput_1024"), ("api_msgrd_pcie_plain", "tput_1024"), "hi", None),
+    ("Secured (AEAD) vs plain link, app to app through two msgrd, PCIe shim: 64 B msg/s", ("api_msgrd_pcie_aead", "tput_64"), ("api_msgrd_pcie_plain", "tput_64"), "hi", None),
+    # supervise: msgrd's supervisor vs a MODEL of systemd's policy (bench_restart_model.c), not systemd
+    ("HA: SIGKILL, fault to new instance up: msgrd vs systemd-policy model (Restart=always, RestartSec=100ms)", ("supervise_msgrd", "kill_recover_ms"), ("supervise_systemd_model", "kill_recover_ms"), "lo", None),
+    ("HA: exit 3, fault to new instance up: msgrd vs systemd-policy model", ("supervise_msgrd", "exit_recover_ms"), ("supervise_systemd_model", "exit_recover_ms"), "lo", None),
+    ("HA: SIGSTOP (hang), detection: msgrd heartbeats 100 ms x 3 vs model WatchdogSec=300ms", ("supervise_msgrd", "stop_detect_ms"), ("supervise_systemd_model", "stop_detect_ms"), "lo", None),
+    ("HA: SIGSTOP (hang), fault to new instance up: msgrd vs model (WatchdogSignal=SIGABRT, then TimeoutAbortSec)", ("supervise_msgrd", "stop_recover_ms"), ("supervise_systemd_model", "stop_recover_ms"), "lo", None),
 ]
 
 

@@ -268,11 +268,16 @@ int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
     }
     for (unsigned i = 0; i < n; i++) {
         struct msghdr *m = &v[i].msg_hdr;
-        FZ_CHECK(m->msg_iovlen >= 1 && m->msg_iovlen <= 2);
+        FZ_CHECK(m->msg_iovlen >= 1 && m->msg_iovlen <= 3);
         const struct iovec *io = m->msg_iov;
         record_send(io[0].iov_base, io[0].iov_len, m->msg_iovlen > 1 ? io[1].iov_base : NULL,
                     m->msg_iovlen > 1 ? io[1].iov_len : 0);
-        v[i].msg_len = (unsigned)(io[0].iov_len + (m->msg_iovlen > 1 ? io[1].iov_len : 0));
+        if (m->msg_iovlen > 2) { /* zero padding (MSG-ETH-3) */
+            FZ_CHECK(g.sent_len + io[2].iov_len <= sizeof g.sent);
+            memcpy(g.sent + g.sent_len, io[2].iov_base, io[2].iov_len);
+            g.sent_len += io[2].iov_len;
+        }
+        v[i].msg_len = (unsigned)g.sent_len;
     }
     return (int)n;
 }
@@ -465,7 +470,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (len > g.mtu)
                 FZ_CHECK(rc != 0);
             if (rc == 0) {
-                FZ_CHECK(g.nsent == n0 + 1 && g.sent_len == HDR + len);
+                /* frames shorter than the Ethernet minimum go out zero-padded (MSG-ETH-3) */
+                size_t wlen = len < 46 ? 46 : len;
+                FZ_CHECK(g.nsent == n0 + 1 && g.sent_len == HDR + wlen);
+                for (size_t k = len; k < wlen; k++)
+                    FZ_CHECK(g.sent[HDR + k] == 0);
                 FZ_CHECK(memcmp(g.sent, dst.b, 6) == 0 && memcmp(g.sent + 6, g.mac, 6) == 0);
                 FZ_CHECK(((g.sent[12] << 8) | g.sent[13]) == g.ethertype);
                 FZ_CHECK(memcmp(g.sent + HDR, buf, len) == 0);

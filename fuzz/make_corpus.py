@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 VECTORS = os.path.join(ROOT, "spec", "vectors")
 CORPUS = os.path.join(HERE, "corpus")
 TARGETS = ["frame", "body", "serial", "serial_roundtrip", "names", "caphdr", "options",
-           "roundtrip_struct", "node", "pcie", "udp", "eth", "mk", "minet", "conf"]
+           "roundtrip_struct", "node", "node_paths", "pcie", "udp", "eth", "mk", "minet", "conf"]
 OWNED = ("v-", "s-")
 
 T_DISCOVER, T_LINK_RESET, T_LINK_ACTIVATE, T_PATH_OPEN, T_BUNDLE = 0x01, 0x02, 0x03, 0x28, 0x12
@@ -153,6 +153,7 @@ def synthetic(out):
     for name, fr in synthetic_frames():
         frame_seeds({"name": name, "valid": True}, fr, out, "s-")
     node_seeds(out)
+    node_paths_seeds(out)
     stack_seeds(out)
 
 
@@ -234,6 +235,101 @@ def node_seeds(out):
     # small MTU (fragments), window 1, naming on and a publication
     out["node"]["s-frag-names"] = bytes([0x80 | 0x04 | 0x00]) + struct.pack(">I", 5) + up + \
         bytes([0x0F, 3, 9, 1]) + sends * 2 + settle
+
+
+def node_paths_seeds(out):
+    """fuzz_node_paths: setup(16) seed(32) then ops (op & 0x1F = what, bit 7 = which node,
+    bit 6 = which bearer; see the switch in fuzz_node_paths.c).  Setup bits 8-9 / 10-11
+    are the security of A / B: 0 PLAIN, 1 REQUIRED, 2 TRANSITION, 3 no crypto table."""
+    def tick(ms):
+        return bytes([0x00]) + struct.pack(">H", max(0, ms * 10 - 1))
+    exchange = bytes([0x02, 0x82, 0x42, 0xC2]) * 2
+    up = b"".join(tick(20) + exchange for _ in range(12))
+    settle = b"".join(tick(5) + exchange for _ in range(4))
+
+    def op(code, who=0, bearer=0, *args):
+        return bytes([code | (who << 7) | (bearer << 6)] + list(args))
+
+    def publish(who, name_idx, dev, rank=1, excl=False, same_gen=False):
+        a = name_idx | ((dev - 1) << 3) | (0x20 if excl else 0) | (0x40 if same_gen else 0)
+        return op(16, who, 0, a, rank)
+
+    def send(who, k, n):
+        return op(11, who, 0, k) + struct.pack(">H", n)
+
+    names = publish(1, 0, 1) + publish(1, 3, 3) + publish(1, 1, 2) + publish(0, 4, 1) + \
+        publish(0, 6, 2, rank=9, excl=True) + publish(1, 6, 3, rank=3, excl=True)
+    # A: a path to B's device 3 (auto-accept), by name (svc/a), a group by pattern (**).
+    opens = op(10, 0, 0, 0x20) + op(22, 0, 0, 0x00, 0) + op(23, 0, 0, 0x02, 0) + \
+        op(22, 0, 0, 0x43, 1) + op(23, 1, 0, 0x01, 0)
+    sends = b"".join(send(0, k, 100 + 700 * k) + send(1, k, 40) for k in range(4))
+    ends = op(21, 1, 0, 0) + op(21, 1, 0, 1) + op(20, 0, 0, 0) + op(24, 1, 0, 1) + \
+        op(25, 0, 0, 2) + op(19, 1, 0, 3)
+    body = up + names + settle + opens + settle + sends + settle + sends + settle + ends + \
+        settle + op(17, 1, 0, 0x00) + op(17, 0, 0, 0x0E) + settle
+
+    def seed(setup, n, ops):
+        return struct.pack(">HI", setup, n) + ops
+
+    # both nodes without a crypto table, devices 1 auto-accept
+    out["node_paths"]["s-paths-plain"] = seed(0x3F02, 1, body)
+    # secured both ways (REQUIRED/REQUIRED), a rekey in the middle
+    out["node_paths"]["s-paths-secured"] = seed(0x3502, 2, body[:len(up) + len(names)] +
+                                                op(27) + settle + body[len(up) + len(names):])
+    # TRANSITION meets REQUIRED (secured) and TRANSITION meets PLAIN (plain)
+    out["node_paths"]["s-paths-transition"] = seed(0x3602, 3, body)
+    out["node_paths"]["s-paths-transition-plain"] = seed(0x3202, 4, body)
+    # REQUIRED meets PLAIN: no link may form
+    out["node_paths"]["s-sec-nolink"] = seed(0x0102, 5, up + names + settle + opens + settle)
+    # manual accept and refusal, window 1 links, small MTU (fragments), consume
+    manual = up + names + settle + op(10, 0, 0, 0x10) + op(10, 0, 0, 0x11) + \
+        op(10, 0, 0, 0x30) + settle + op(18, 1, 0, 0) + op(19, 1, 0, 1) + op(18, 1, 0, 0) + \
+        settle + sends + settle + op(21, 1, 0, 0x80 | 3) + sends + settle + ends + settle
+    out["node_paths"]["s-paths-manual"] = seed(0x0F04, 6, manual)
+    # names published before the link is up (NAME_SYNC), a peer loss (both bearers cut,
+    # long silence), withdrawals meanwhile, then healing: a NAME_SYNC that sweeps
+    cutall = op(14, 0, 0) + op(14, 0, 1)
+    resync = names + up + settle + cutall + tick(3000) + tick(3000) + \
+        op(17, 1, 0, 0x00) + publish(1, 2, 4) + cutall + up + settle
+    out["node_paths"]["s-names-sync"] = seed(0x3F02, 7, resync)
+    # a lossy network under path traffic: loss, duplicates, reordering
+    hostile = bytes([0x05, 0x06, 0x07, 0x02, 0x86, 0x82, 0x47, 0x42]) * 4
+    out["node_paths"]["s-paths-lossy"] = seed(0x3F02, 8, up + names + settle + opens + settle +
+                                              sends + hostile + sends + hostile + settle)
+    # credit: A opens by name granting a window of 4; B sends past it, A consumes late
+    burst = b"".join(send(1, 0, 50 + i) + op(13, 1, 0) + exchange for i in range(10))
+    out["node_paths"]["s-credit"] = seed(0x3F02, 11, up + names + settle + op(22, 0, 0, 0x80, 0) +
+                                         settle + burst + settle + op(21, 0, 0, 0) + settle +
+                                         burst + settle + op(21, 0, 0, 0) + burst + settle)
+    # bit flips in name records and path control frames that keep the header valid: the
+    # body fails to decode, its channel position is consumed without delivery (rx_void)
+    flips = b""
+    for k in (29, 30, 33, 36, 40):
+        flips += publish(1, k % 8, 1 + k % 3) + op(13, 1, 0) + op(8, 1, 1) + \
+            struct.pack(">H", k * 8 + 7) + op(8, 1, 0) + struct.pack(">H", k * 8 + 7) + settle
+    pflips = b""
+    for k in (17, 18, 20, 24, 28):
+        pflips += op(10, 0, 0, 0x20) + settle + op(20, 1, 0, k % 4) + op(13, 1, 0) + \
+            op(8, 1, 1) + struct.pack(">H", k * 8 + 7) + settle
+    out["node_paths"]["s-void-bodies"] = seed(0x3F02, 9, up + names + settle + flips + pflips)
+    # a path message in fragments (MTU 256) whose first fragment's inner type is flipped:
+    # the reassembly ends, the cseq is a tombstone on the path (mpa_input_void), and the
+    # path goes on with the next message; then one whose later fragment is flipped
+    frag = b""
+    for k in (16, 16 + 9, 30):
+        frag += send(0, 0, 1000) + op(13, 0, 0) + op(8, 0, 1) + struct.pack(">H", k * 8 + 7) + \
+            op(8, 0, 1) + struct.pack(">H", k * 8 + 6) + settle + send(0, 0, 300) + settle
+    out["node_paths"]["s-fragment-void"] = seed(0x3F00, 12, up + names + settle +
+                                                op(10, 0, 0, 0x20) + settle + frag)
+    # a lying peer: NAME_SYNC records built field by field, raw NAME_WITHDRAW/PATH_OPEN
+    sync = op(30, 1, 0, 0x06, 0x00, 3, 0x00, 5, 7, 0x23, 2, 9, 0x41, 1, 1, 4) + b"x/yz"
+    sweep = op(30, 1, 0, 0x06, 0x01, 0)
+    def forged(who, sel, body):
+        return op(30, who, 0, sel, len(body)) + body
+    withdraw = forged(1, 0x01, struct.pack(">IIB", 1, 9, 5) + b"svc/a")
+    popen = forged(0, 0x03, struct.pack(">IIIIBB", 0x100, 1, 3, 64, 1, 5) + b"svc/a")
+    out["node_paths"]["s-forged"] = seed(0x3F02, 10, up + names + settle + sync + settle +
+                                         withdraw + popen + settle + sweep + settle)
 
 
 def pcie_seeds(out):
@@ -400,6 +496,33 @@ def conf_seeds(out):
         b"".join(b"k%d = %s\n" % (i, b"v" * 60) for i in range(10))
     out["conf"]["s-many-bearers"] = b"".join(b"bearer = udp:bind=127.0.0.1:%d\n" % (9000 + i)
                                              for i in range(20))
+    # [minet] (stack/daemon/conf_minet.c): every key, then values at and past their limits.
+    out["conf"]["s-minet"] = (
+        b"node_id = 1\n[minet]\nenabled = yes\ntap = minet0\nmac = 02:4d:00:00:00:01\n"
+        b"mtu = 1500\ndomain = 7\nageing = 300\nmax_entries = 4096\ntxqueuelen = 1000\n"
+        b"offload = off\naddress = 10.77.0.1/24\naddress = fd77::1/64\naddr = 10.77.1.1\n")
+    out["conf"]["s-minet-limits"] = (
+        b"[minet]\nmtu = 576\nmtu = 65000\ndomain = 65535\nmac = 03:00:00:00:00:01\n"
+        b"mac = 00:00:00:00:00:00\ntap = a/b\naddress = 10.0.0.1/33\naddress = fd::1/0129\n"
+        b"enabled = maybe\n")
+    # Least privilege (stack/daemon/priv.c): user, group, keep_caps; then a bad capability.
+    out["conf"]["s-priv"] = (
+        b"node_id = 1\nuser = msgr\ngroup = msgr\nkeep_caps = net_raw,net_bind_service\n"
+        b"keep-caps = none\nkeep_caps = net_raw,cap_sys_admin\nuser =\n")
+    # [ha] and [exec] (stack/daemon/conf_ha.c): every key, then values past their limits,
+    # an [exec] without a command and two [exec] with one name.
+    out["conf"]["s-ha"] = (
+        b"node_id = 7\n[ha]\nftm = active\nftm_node = 7\nepoch = 1\nrank = 2\n"
+        b"hb_period_ms = 100\nhb_threshold = 3\nmax_restarts = 3\nrestart_window_ms = 600000\n"
+        b"max_failovers = 2\nbackoff_base_ms = 100\nbackoff_cap_ms = 30000\nbudget = 8\n"
+        b"budget_window_ms = 60000\nrecover_timeout_ms = 10000\nrestart_clean_exit = 1\n"
+        b"ckpt_replica = 2\nckpt_node = 2\n[exec]\nname = app\ncommand = /bin/true\ndevices = app/a,app/b\n"
+        b"entity = 0x100\nhome = 7\nstandby = 8\non_exit = restart\non_crash = failover\n"
+        b"on-hang = stop\n[exec]\nname = b\ncommand = /bin/false\n")
+    out["conf"]["s-ha-limits"] = (
+        b"[ha]\nhb_period_ms = 9\nhb_threshold = 101\nftm = leader\nbudget = 65\n"
+        b"[exec]\nname = a\n[exec]\nname = x\ncommand = y\n[exec]\nname = x\ncommand = z\n"
+        b"entity = 0xff\non_exit = sometimes\n")
 
 
 def stack_seeds(out):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh [--quick] [--runs N] [scenario...] — Messenger against what users would
 # pick instead (issue 11).  Scenarios: pcie eth loss minet serial failover sim profile
-# (default: all).
+# supervise sec (default: all).
 # Writes bench/results/<UTC date-time>.json (one JSON object per figure per line, with the
 # load average before and after) and .md (tables), and copies them to latest.{json,md}.
 # Every figure is a median over N runs (default 5, also with --quick) with min/max and
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#SCEN[@]} -eq 0 ] && SCEN=(pcie eth loss minet serial failover sim profile)
+[ ${#SCEN[@]} -eq 0 ] && SCEN=(pcie eth loss minet serial failover sim profile supervise sec)
 
 # Build in a private tree holding only what the benchmarks need, so a layer being
 # written elsewhere in the repository cannot stop a measurement.
@@ -52,9 +52,10 @@ add_subdirectory($ROOT/proto proto)
 add_subdirectory($ROOT/stack/core core)
 add_subdirectory($ROOT/stack/sim sim)
 add_subdirectory($ROOT/stack/bearer bearer)
-$(for d in rt daemon client minet; do
+$(for d in rt daemon client minet ha ctl; do
   [ -f "$ROOT/stack/$d/CMakeLists.txt" ] && [ "${BENCH_CORE_ONLY:-0}" = 0 ] && echo "add_subdirectory($ROOT/stack/$d $d)"
 done)
+$([ -f "$ROOT/stack/sec/CMakeLists.txt" ] && [ "${BENCH_CORE_ONLY:-0}" = 0 ] && echo "add_subdirectory($ROOT/stack/sec sec)")
 add_subdirectory($ROOT/bench bench)
 CM
 echo "=== build ($BUILD)" >&2
@@ -66,7 +67,7 @@ cmake --build "$BUILD/out" -j"$(nproc)" --target bench_shm bench_msgr bench_ipc 
   >"$BUILD/build.log" 2>&1 || { tail -30 "$BUILD/build.log"; exit 1; }
 OPTIONAL_BUILT=0
 HAVE_ZMQ=1; grep -q "libzmq not found" "$BUILD/cmake.log" && HAVE_ZMQ=0
-cmake --build "$BUILD/out" -j"$(nproc)" --target bench_api msgrd msgr-minetd >>"$BUILD/build.log" 2>&1 && OPTIONAL_BUILT=1
+cmake --build "$BUILD/out" -j"$(nproc)" --target bench_api msgrd msgr-minetd msgrctl msgr-ha-app bench_restart_model >>"$BUILD/build.log" 2>&1 && OPTIONAL_BUILT=1
 B=$BUILD/out/bench
 SIM=$BUILD/out/sim/msgr-sim
 
@@ -189,8 +190,8 @@ for s in "${SCEN[@]}"; do
       # The API users program against: libmsgr, paths by name, credit.  Embedded nodes,
       # then application to application through two msgrd daemons.
       # tput uses --send-wait 0: the app waits for credit with msgr_wait(WRITABLE) itself
-      # and bench_api stops with "credit stall" after 5 s without credit (with
-      # msgr_send(-1) such a stall hangs the sender forever; seen 2026-11-23).
+      # and bench_api stops with "credit stall" after 5 s without credit, so a
+      # regression shows as a failed run instead of a hang.
       for md in embedded daemon; do
         run "$B/bench_api" --mode $md --send-wait 0 --a "pcie:name=ba$md$$,role=host" --b "pcie:name=ba$md$$,role=iop" \
           --test tput --size 64 --count "$(q 20000 30000)" --runs "$RUNS"
@@ -234,6 +235,12 @@ for s in "${SCEN[@]}"; do
     run "${M[@]}" --label msgr_eth --test tput --size 1024 --burst 1024 --wait block --count "$(q 50000 200000)"
     run "${M[@]}" --label msgr_eth --test rtt --wait block --rtts "$(q 2000 10000)"
     run "${M[@]}" --label msgr_eth --test rtt --wait poll --rtts "$(q 2000 10000)"
+    if [ $OPTIONAL_BUILT = 1 ]; then # application to application through two msgrd
+      A=("$B/bench_api" --mode daemon --netns-a bnA --netns-b bnB --a "$ETH_A" --b "$ETH_B"
+         --label api_msgrd_eth --runs "$RUNS")
+      run "${A[@]}" --send-wait 0 --test tput --size 64 --count "$(q 20000 50000)"
+      run "${A[@]}" --test rtt --size 64 --rtts "$(q 2000 5000)"
+    fi
     ;;
   loss)
     ns_setup loss || continue
@@ -413,7 +420,55 @@ PY
       rm -rf "$tmp"
     done
     ;;
-  *) note "unknown scenario $s (have: pcie eth loss minet serial failover sim profile)" ;;
+  supervise)
+    # msgrd's execution supervisor (real processes: SIGKILL, SIGSTOP, exit 3) against a
+    # model of systemd's Restart=always/RestartSec=100ms/WatchdogSec= policy: PID 1 here
+    # is not systemd, so the model (bench/bench_restart_model.c) is what can be measured.
+    if [ $OPTIONAL_BUILT = 0 ]; then note "SKIPPED supervise: msgrd did not build"; continue; fi
+    run python3 "$ROOT/bench/bench_supervise.py" --bin "$BUILD/out/bin" \
+      --model "$B/bench_restart_model" --runs "$RUNS"
+    ;;
+  sec)
+    # Secured links (issue 8): security = required (AES-256-GCM, stack/sec) against
+    # plain on the same bearer and sizes, interleaved run by run so that a change in the
+    # load hits both alike.  Two levels: the core driven directly (bench_msgr --sec 0|1,
+    # where the AEAD's cost shows) and app to app through two msgrd (bench_api
+    # --msgrd-conf, what users see).  PCIe shim always; Ethernet (veth between bnA and
+    # bnB) as root.  report.py gives aead/plain as ratios.
+    if [ $OPTIONAL_BUILT = 0 ]; then note "SKIPPED sec: msgrd did not build"; continue; fi
+    if ! grep -q "MSGRD_HAVE_SEC" "$BUILD/out/daemon/CMakeFiles/msgrd.dir/flags.make" 2>/dev/null; then
+      note "SKIPPED sec: msgrd built without stack/sec (OpenSSL 3, libssl-dev)"; continue
+    fi
+    SECD=$BUILD/sec.d
+    mkdir -p "$SECD"
+    head -c 32 /dev/urandom >"$SECD/cluster.key"
+    chmod 0600 "$SECD/cluster.key"
+    printf 'security = required\nkeyfile = %s\n' "$SECD/cluster.key" >"$SECD/aead.conf"
+    : >"$SECD/plain.conf"
+    SEC_ETH=0
+    ns_setup sec-eth && SEC_ETH=1
+    for r in $(seq "$RUNS"); do
+      for z in 64 1024; do
+        for m in plain aead; do
+          sv=$([ $m = aead ] && echo 1 || echo 0)
+          run "$B/bench_msgr" --label msgr_pcie_$m --sec $sv --a "pcie:name=by$m$z$r$$,role=host" \
+            --b "pcie:name=by$m$z$r$$,role=iop" --test tput --size $z --burst 1024 --wait block \
+            --count "$(q 100000 300000)" --runs 1
+          [ $SEC_ETH = 1 ] && run "$B/bench_msgr" --label msgr_eth_$m --sec $sv --netns-a bnA \
+            --netns-b bnB --a "$ETH_A" --b "$ETH_B" --test tput --size $z --burst 1024 \
+            --wait block --count "$(q 100000 300000)" --runs 1
+          run "$B/bench_api" --mode daemon --send-wait 0 --msgrd-conf "$SECD/$m.conf" \
+            --label api_msgrd_pcie_$m --a "pcie:name=bz$m$z$r$$,role=host" \
+            --b "pcie:name=bz$m$z$r$$,role=iop" --test tput --size $z --count "$(q 20000 30000)" --runs 1
+          [ $SEC_ETH = 1 ] || continue
+          run "$B/bench_api" --mode daemon --send-wait 0 --msgrd-conf "$SECD/$m.conf" \
+            --netns-a bnA --netns-b bnB --a "$ETH_A" --b "$ETH_B" --label api_msgrd_eth_$m \
+            --test tput --size $z --count "$(q 20000 30000)" --runs 1
+        done
+      done
+    done
+    ;;
+  *) note "unknown scenario $s (have: pcie eth loss minet serial failover sim profile supervise sec)" ;;
   esac
 done
 while read -r l; do printf '{"note":%s}\n' "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$l")"; done <"$NOTES" >>"$J"

@@ -8,10 +8,12 @@
 # replays every target's committed corpus and regressions, plus the campaign corpora
 # scripts/fuzz.sh kept in $MSGR_FUZZ_BUILD/campaign (default build/fuzz/campaign) if present,
 # and prints `llvm-cov-14 report` for proto/src (target: >= 95% of lines), then for
-# stack/core (the node target; target >= 85%) and for the other stack files a target
-# reaches (bearers, stack/ha, stack/minet, msgrd.c).
+# stack/core (the node and node_paths targets; target >= 85%), for the core's input
+# paths (CORE_INPUT_FUNCS below; target >= 85%) and for the other stack files a target
+# reaches (bearers, stack/ha, stack/minet, msgrd's configuration parser).
 # COV_MIN=N makes the exit status non-zero when proto/src line coverage is below N percent;
-# CORE_MIN=N the same for stack/core.
+# CORE_MIN=N the same for stack/core, INPUT_MIN=N for the core's input paths (the
+# functions in CORE_INPUT_FUNCS below; the node and node_paths targets).
 # MSGR_COV_COMPONENTS (default "proto;stack;fuzz") narrows the build: "proto;fuzz" is
 # quicker and reports proto/src only.
 set -uo pipefail
@@ -97,11 +99,54 @@ report() { # title min-var files...
   fi
 }
 grep -qx node <<<"$targets" && report stack/core "${CORE_MIN:-}" "$ROOT"/stack/core/*.c
+
+# The core's input paths: what a received frame reaches, from mc_input down to the
+# layers (links, channels, naming, paths, secured links).  Output-side code (timers,
+# the send API, introspection) is left out: the goal is that every way a hostile or
+# broken peer can drive the node is exercised.  One name per function; static functions
+# appear in llvm-cov as "file.c:name".
+CORE_INPUT_FUNCS="
+  mc_input mc__input_inner input_frame on_discover on_link_ctl check_incarnation check_epoch
+  mc__link_on_ctl mc__link_on_state mc__link_on_seq accept_seq hold_ooo process_ack
+  process_gaps learn establish activate_answers_us rtt_sample
+  mc__deliver_frame rx_msg rx_fragment rx_void void_position_ok hold_msg drain_held
+  deliver_msg is_name_type is_path_frame
+  mn_apply mn_apply_publish mn_apply_withdraw mn_apply_sync mn_put mn_check_rec
+  mpa_input mpa_input_void mpa_on_open mpa_process mpa_sequence mpa_hold_copy mpa_dst_ok
+  mpa_answer_late_accept mpa_live
+  mc__sec_input on_kx on_secured inner_ctl_ok on_ready mc__sec_plain_ok mc__sec_peer_policy
+  mc__sec_admit"
+if grep -qx node <<<"$targets"; then
+  echo
+  echo "=== line coverage of the core's input paths (per function: lines, missed)"
+  "$COV" report "${args[@]}" -instr-profile="$prof/merged.profdata" -show-functions \
+    "$ROOT"/stack/core/*.c 2>/dev/null >"$prof/report-core-functions.txt"
+  in_total=$(awk -v list="$CORE_INPUT_FUNCS" '
+    BEGIN { n = split(list, a, /[ \n]+/); for (i = 1; i <= n; i++) if (a[i] != "") want[a[i]] = 1 }
+    /^File / { file = $2; gsub(/[\x27:]/, "", file); sub(/.*\//, "", file) }
+    NF == 10 && $5 ~ /^[0-9]+$/ {
+      name = $1; sub(/^.*:/, "", name)
+      if (!(name in want)) next
+      seen[name] = 1; lines += $5; missed += $6
+      printf "  %-12s %-26s %5d %5d\n", file, name, $5, $6 > "/dev/stderr"
+    }
+    END {
+      for (w in want) if (!(w in seen)) printf "  (not found: %s)\n", w > "/dev/stderr"
+      if (lines) printf "%.2f %d %d", 100 * (lines - missed) / lines, lines, missed
+    }' "$prof/report-core-functions.txt" 2>&1 >"$prof/core-input.txt")
+  echo "$in_total"
+  read -r in_pct in_lines in_missed <"$prof/core-input.txt"
+  echo "stack/core input-path line coverage: ${in_pct:-?}% ($in_lines lines, $in_missed missed; target >= 85%)"
+  if [ -n "${INPUT_MIN:-}" ] && [ -n "${in_pct:-}" ]; then
+    awk -v t="$in_pct" -v m="$INPUT_MIN" 'BEGIN { exit !(t + 0 >= m + 0) }' || {
+      echo "below INPUT_MIN=$INPUT_MIN" >&2; status=1; }
+  fi
+fi
 bearer=()
 for t in pcie udp eth; do grep -qx "$t" <<<"$targets" && bearer+=("$ROOT/stack/bearer/$t.c"); done
 grep -qx eth <<<"$targets" && bearer+=("$ROOT/stack/bearer/eth_pcap.c")
 [ ${#bearer[@]} -gt 0 ] && report stack/bearer "" "${bearer[@]}"
 grep -qx mk <<<"$targets" && report stack/ha "" "$ROOT"/stack/ha/*.c
 grep -qx minet <<<"$targets" && report stack/minet "" "$ROOT/stack/minet/sw.c" "$ROOT/stack/minet/port.c"
-grep -qx conf <<<"$targets" && report stack/daemon/msgrd.c "" "$ROOT/stack/daemon/msgrd.c"
+grep -qx conf <<<"$targets" && report stack/daemon/conf "" "$ROOT"/stack/daemon/conf*.c
 exit $status

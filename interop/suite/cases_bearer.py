@@ -9,8 +9,7 @@ from cases import _up
 from cases_link import _up_clean
 
 
-@case("eth_padding", ["MSG-ETH-3", "MSG-ETH-2"], bearers=("veth",),
-      xfail="stack bug: stack/bearer/eth.c sends frames shorter than 46 octets unpadded")
+@case("eth_padding", ["MSG-ETH-3", "MSG-ETH-2"], bearers=("veth",))
 def t_eth_pad(ctx):
     """Short frames are padded to 46 octets with zeros; one Messenger frame per Ethernet frame."""
     _up(ctx)
@@ -75,9 +74,7 @@ def t_udp_bad(ctx):
     check(p is not None, "control: the raw DISCOVER with a correct checksum is not answered")
 
 
-@case("udp_zero_checksum", ["MSG-UDP-4"], bearers=("udp",),
-      xfail="RFC 14.2 vs the platform: Linux accepts zero-checksum IPv4 UDP on ordinary "
-            "sockets, and the stack does not filter it (see the report)")
+@case("udp_zero_checksum", ["MSG-UDP-4"], bearers=("udp",))
 def t_udp_csum(ctx):
     """A datagram with a zero UDP checksum (IPv4) is dropped."""
     if os.geteuid() != 0:

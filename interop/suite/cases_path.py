@@ -2,8 +2,8 @@
 import struct
 import time
 
-from harness import case, check, path_open_body, status_body, name_rec
-from cases_link import _up_clean as _up
+from harness import case, check, path_open_body, status_body, name_rec, Skip
+from cases_link import _up_clean as _up, _members
 
 T_OPEN, T_ACC, T_CLOSE, T_ABORT, T_CREDIT, T_STAT, T_DATA = 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x10
 R_NONE, R_NODEV, R_PROTO, R_NORES, R_TIMEOUT, R_PEERDOWN, R_APPCLOSE = 0, 1, 4, 3, 5, 6, 10
@@ -77,11 +77,19 @@ def t_credit(ctx):
     check(lp, "no OPEN event at the acceptor")
     lpath = lp[0]["path"]
     # receive: send W/2 messages; after the application consumes them, a PATH_CREDIT
+    mark = len(getattr(ctx.peer, "frames", []))
     for i in range(w // 2):
         psend(ctx, T_DATA, b"m%d" % i, chan=pa, flags=0)
     check(wait(ctx, lambda: len(pev(ctx, "path_msg")) >= w // 2, 0.5), "messages not delivered")
-    ctx.drv.cmd("path_consume", path=lpath, count=w // 2)
-    c = ctx.peer.pump(0.3, types={T_CREDIT})
+    early = [p for p in getattr(ctx.peer, "frames", [])[mark:] if int(p.type) == T_CREDIT]
+    auto = ctx.drv.cmd("path_consume", path=lpath, count=w // 2).get("auto")
+    if auto:
+        # the IUT consumes on delivery to the application: its credit may precede the
+        # driver's path_consume (and the path_msg events)
+        c = early[0] if early else ctx.peer.pump(0.3, types={T_CREDIT})
+    else:
+        check(not early, "PATH_CREDIT before the application consumed anything")
+        c = ctx.peer.pump(0.3, types={T_CREDIT})
     check(c is not None, "no PATH_CREDIT after W/2 = %d consumed messages" % (w // 2))
     check(int(c.chan) == 0x300 and int(c.cseq) == 1, "PATH_CREDIT chan %#x cseq %d (want 0x300, 1)"
           % (int(c.chan), int(c.cseq)))
@@ -91,12 +99,14 @@ def t_credit(ctx):
     # channel 0x300 already used cseq 0 (ACCEPT) and 1 (CREDIT): DATA may use 2..4
     refused = [i for i in range(8)
                if not ctx.drv.cmd("path_send", path=lpath, data="%02x" % i).get("ok")]
-    got = []
+    got, seen = [], set()          # a link-level retransmission (same seq) is one message
     while True:
         p = ctx.peer.pump(0.15, types={T_DATA})
         if p is None:
             break
-        got.append(int(p.cseq))
+        if int(p.seq) not in seen:
+            seen.add(int(p.seq))
+            got.append(int(p.cseq))
     check(got and max(got) < 5, "DATA at cseq %s beyond the granted limit 5" % got)
     # grant more: PATH_CREDIT on the IUT's channel (dst_path = its path id)
     check(len(got) + len(refused) == 8, "%d sent, %d refused for credit, of 8" % (len(got), len(refused)))
@@ -109,16 +119,27 @@ def t_credit(ctx):
         p = ctx.peer.pump(0.3, types={T_DATA})
         if p is None:
             break
-        got.append(int(p.cseq))
+        if int(p.seq) not in seen:
+            seen.add(int(p.seq))
+            got.append(int(p.cseq))
     check(sorted(got) == got and len(got) == 8, "after credit: DATA cseqs %s" % got)
     # the peer overruns the IUT's limit: abort with MP_R_PROTOCOL
     lim = w // 2 + w
     nxt = ctx.peer.cseq.get(pa, 0)
-    for k in range(nxt, lim + 1):
-        psend(ctx, T_DATA, b"x", chan=pa, flags=0)
+    if auto:
+        # every delivered message was consumed: the limit is the last PATH_CREDIT's
+        ctx.peer.pump(0.05)
+        lims = [int(p.payload.limit) for p in ctx.peer.frames
+                if int(p.type) == T_CREDIT and int(p.chan) == 0x300]
+        lim = max(lims + [lim])
+        psend(ctx, T_DATA, b"x", chan=pa, cseq=lim, flags=0)   # one at the limit (a gap before)
+    else:
+        for k in range(nxt, lim + 1):
+            psend(ctx, T_DATA, b"x", chan=pa, flags=0)
     ab = ctx.peer.pump(0.3, types={T_ABORT})
     check(ab is not None and int(ab.payload.error) == R_PROTO,
-          "no PATH_ABORT(MP_R_PROTOCOL) for a message at the granted limit: %s" % (ab and ab.summary()))
+          "no PATH_ABORT(MP_R_PROTOCOL) for a message at the granted limit %d: %s (IUT path %s)" % (
+              lim, ab and ab.summary(), ctx.drv.cmd("path_info", path=lpath)))
 
 
 @case("path_close_by_peer", ["MSG-PATH-16", "MSG-PATH-27", "MSG-PATH-15"], bearers=("udp",))
@@ -155,12 +176,15 @@ def t_close_iut(ctx):
     for i in range(3):
         ctx.drv.cmd("path_send", path=lp, data="%02x" % i)
     ctx.drv.cmd("path_close", path=lp)
-    seen = []
+    seen, seqs = [], set()
     while True:
         p = ctx.peer.pump(0.15, types={T_DATA, T_CLOSE, T_ABORT, T_STAT},
                           pred=lambda p: int(p.chan) == 0x300)
         if p is None:
             break
+        if int(p.seq) in seqs:
+            continue          # a link-level retransmission (same seq), not another message
+        seqs.add(int(p.seq))
         seen.append((int(p.type), int(p.cseq), p))
     check([s[0] for s in seen] == [T_DATA] * 3 + [T_CLOSE], "sequence %s" % [s[:2] for s in seen])
     c = seen[-1][2]
@@ -218,7 +242,11 @@ def t_open_iut(ctx):
     our PATH_ACCEPT at cseq 0 opens it; its first DATA is cseq 0 of our channel."""
     _up(ctx)
     ctx.drv.cmd("device_add", device=7, auto_accept=1)
-    r = ctx.drv.cmd("path_open", device=7, peer=ctx.peer.node_id, peer_device=3)
+    # the peer's device 3 has a name (an IUT that opens by name, like libmsgr, uses it)
+    psend(ctx, 0x20, name_rec(3, "svc/peer3", 1), chan=0)
+    check(wait(ctx, lambda: ctx.drv.cmd("lookup", name="svc/peer3").get("entries"), 0.5),
+          "the peer's NAME_PUBLISH not learned")
+    r = ctx.drv.cmd("path_open", device=7, peer=ctx.peer.node_id, peer_device=3, name="svc/peer3")
     check(r.get("ok"), "driver path_open: %s" % r)
     o = ctx.peer.pump(0.5, types={T_OPEN})
     check(o is not None and int(o.chan) == 0, "no PATH_OPEN on channel 0")
@@ -258,8 +286,7 @@ def t_status(ctx):
     check(len(lk.get("entries", [])) == 1, "name state changed by SERVICE_STATUS: %s" % lk)
 
 
-@case("path_open_name_check", ["MSG-PATH-25"], bearers=("udp",),
-      xfail="stack bug: the acceptor ignores the PATH_OPEN name (stack/core/path.c mpa_on_open)")
+@case("path_open_name_check", ["MSG-PATH-25"], bearers=("udp",))
 def t_open_name(ctx):
     """dst_device set and a name that is not that device's name: refused (NO_SUCH_DEVICE)."""
     _up(ctx)
@@ -270,3 +297,71 @@ def t_open_name(ctx):
     a4 = open_to_iut(ctx, 7, 0x303, name=b"svc/q", add=False)
     check(a4 is not None and int(a4.type) == T_ABORT and int(a4.payload.error) == R_NODEV,
           "name svc/q accepted for device 7 (named svc/p): %s" % (a4 and a4.summary()))
+
+
+@case("path_group_send_in_step", ["MSG-PATH-24"], bearers=("udp",))
+def t_group(ctx):
+    """A one-to-many group (pattern): one PATH_OPEN per matching device; a group send
+    goes to every OPEN sub-path and waits while any of them has no credit, so the copies
+    stay in step."""
+    _up(ctx)
+    if "groups" not in ctx.caps:
+        raise Skip("the IUT does not announce the `groups` capability")
+    ctx.drv.cmd("device_add", device=7, auto_accept=1)
+    psend(ctx, 0x20, name_rec(3, "grp/a", 1), chan=0)
+    psend(ctx, 0x20, name_rec(4, "grp/b", 1), chan=0)
+    check(wait(ctx, lambda: ctx.drv.cmd("lookup", name="grp/b").get("entries"), 0.5),
+          "the peer's names not learned")
+    r = ctx.drv.cmd("path_open", device=7, peer=ctx.peer.node_id, peer_device=0,
+                    name="grp/*", kind="pattern")
+    check(r.get("ok"), "driver path_open (pattern): %s" % r)
+    opens = {}
+    end = time.monotonic() + 1.0
+    while len(opens) < 2 and time.monotonic() < end:
+        for o in _members(ctx.peer.pump(0.1, types={T_OPEN, 0x12})):    # alone or bundled
+            if int(o.type) == T_OPEN:
+                opens[int(o.payload.dst_device)] = int(o.payload.src_path)
+    check(sorted(opens) == [3, 4], "PATH_OPENs to devices %s (want 3 and 4); frames %s" % (
+        sorted(opens), [p.summary() for p in ctx.peer.frames[-12:]]))
+    # accept: sub-path a with credit for 2 messages, b for 8
+    credit = {3: 2, 4: 8}
+    chans = {3: 0x600, 4: 0x601}
+    for dev, po in opens.items():
+        psend(ctx, T_ACC, struct.pack("!III", po, chans[dev], credit[dev]), chan=po, cseq=0)
+    check(wait(ctx, lambda: len([e for e in pev(ctx, "path_state", path_state=ST_OPEN)
+                                 if e.get("path") != r["path"]]) >= 2 or
+               pev(ctx, "path_state", path=r["path"], path_state=ST_OPEN), 0.5),
+          "group not OPEN after both PATH_ACCEPTs")
+    ok = [ctx.drv.cmd("path_send", path=r["path"], data="%02x" % i).get("ok") for i in range(6)]
+    got = {0x600: [], 0x601: []}
+    seen = set()
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:
+        q = ctx.peer.pump(0.05, types={T_DATA, 0x12})
+        if q is None or int(q.seq) in seen:
+            continue
+        seen.add(int(q.seq))
+        for d in _members(q):
+            if int(d.type) == T_DATA and int(d.chan) in got:
+                got[int(d.chan)].append(int(d.cseq))
+    na, nb = len(got[0x600]), len(got[0x601])
+    check(na <= credit[3], "sub-path a got %d DATA, credit %d (MSG-PATH-24)" % (na, credit[3]))
+    check(na == nb == sum(ok), "copies not in step: a %s, b %s, sends accepted %s" % (
+        got[0x600], got[0x601], ok))
+    check(not all(ok), "every send accepted although sub-path a had credit for %d" % credit[3])
+    # more credit on a: the group can send again, to both
+    psend(ctx, T_CREDIT, struct.pack("!II", opens[3], 10), chan=opens[3], cseq=1)
+    ctx.peer.pump(0.05)
+    r2 = ctx.drv.cmd("path_send", path=r["path"], data="ff")
+    check(r2.get("ok"), "group send refused after PATH_CREDIT on the starved sub-path: %s" % r2)
+    more = {0x600: 0, 0x601: 0}
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end and (not more[0x600] or not more[0x601]):
+        q = ctx.peer.pump(0.05, types={T_DATA, 0x12})
+        if q is None or int(q.seq) in seen:
+            continue
+        seen.add(int(q.seq))
+        for d in _members(q):
+            if int(d.type) == T_DATA and int(d.chan) in more:
+                more[int(d.chan)] += 1
+    check(more[0x600] == 1 and more[0x601] == 1, "after credit: copies %s" % more)

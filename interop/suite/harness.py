@@ -262,6 +262,7 @@ class Peer:
         opts = [MsgrOption(type=0x08, value=struct.pack(">I", getattr(self, "epoch", 1)))]
         if ack_session is not None:
             opts.append(MsgrOption(type=0x07, value=struct.pack(">H", ack_session & 0xFFFF)))
+        opts += getattr(self, "link_opts", [])     # e.g. SECURITY on a secured link (12.7)
         return Messenger(type=t) / MsgrLink(opts=opts,
             node_id=self.node_id, peer_id=self.iut_id if peer_id is None else peer_id,
             incarnation=self.incarnation if incarnation is None else incarnation,
@@ -310,12 +311,13 @@ class Peer:
 CASES = []
 
 
-def case(name, reqs, bearers=("udp", "veth"), xfail=None):
+def case(name, reqs, bearers=("udp", "veth"), xfail=None, xfail_impl=None):
     """Register a test.  xfail: a known, reported defect of the reference stack; a
-    failure is then reported as XFAIL (visible, not failing the run) and a pass as XPASS."""
+    failure is then reported as XFAIL (visible, not failing the run) and a pass as XPASS.
+    xfail_impl: the mark holds only for an IUT whose `hello` impl contains this string."""
     def deco(fn):
         CASES.append({"name": name, "reqs": list(reqs), "fn": fn, "bearers": bearers,
-                      "xfail": xfail,
+                      "xfail": xfail, "xfail_impl": xfail_impl,
                       "doc": (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""})
         return fn
     return deco
@@ -412,6 +414,9 @@ def _peer_pump(self, timeout, pred=None, ack=True, types=None, probes=True):
         if validate(d) is not None:
             continue
         p = dissect(d)
+        if not hasattr(self, "frames"):
+            self.frames = []
+        self.frames.append(p)          # every frame pumped, for cases that look back
         t = int(p.type)
         if 0x10 <= t <= 0x3F and self.rcv_nxt is not None:
             if int(p.seq) == self.rcv_nxt:

@@ -30,6 +30,7 @@
 #include "mp/wire.h"
 
 #define MB_ETH_HDR 14u
+#define MB_ETH_MIN_PAYLOAD 46u /* Ethernet minimum payload; shorter frames are zero-padded */
 #define MB_ETH_BATCH 32u
 
 struct mb_eth {
@@ -43,7 +44,7 @@ struct mb_eth {
     struct sockaddr_ll rxsll[MB_ETH_BATCH];
     uint8_t txhdr[MB_ETH_BATCH][MB_ETH_HDR];
     struct mmsghdr txm[MB_ETH_BATCH];
-    struct iovec txiov[MB_ETH_BATCH][2];
+    struct iovec txiov[MB_ETH_BATCH][3]; /* header, frame, zero padding (MSG-ETH-3) */
     uint8_t *txcap;                       /* capture scratch: header + frame */
     uint64_t os_drops;                    /* PACKET_STATISTICS, accumulated */
 };
@@ -77,7 +78,7 @@ static int mb_eth_open(struct mb_bearer *b, const char *cfg)
         return MB_EINVAL;
     }
     if ((rc = mb__cfg_u32(cfg, "mtu", MP_ETH_MTU, 64, 65535 - MB_ETH_HDR, &mtu)) < 0 ||
-        (rc = mb__cfg_u32(cfg, "rcvbuf", 0, 0, 1u << 30, &rcvbuf)) < 0 ||
+        (rc = mb__cfg_u32(cfg, "rcvbuf", MB_DEFAULT_RCVBUF, 0, 1u << 30, &rcvbuf)) < 0 ||
         (rc = mb__cfg_u32(cfg, "sndbuf", 0, 0, 1u << 30, &sndbuf)) < 0 ||
         (rc = mb__cfg_u32(cfg, "ethertype", MP_ETHERTYPE, 0x600, 0xffff, &etype)) < 0 ||
         (rc = mb__cfg_u32(cfg, "qdisc_bypass", 0, 0, 1, &bypass)) < 0)
@@ -195,6 +196,13 @@ static int mb_eth_send_batch(struct mb_bearer *b, const struct mb_txmsg *v, unsi
         memset(&e->txm[i], 0, sizeof e->txm[i]);
         e->txm[i].msg_hdr.msg_iov = e->txiov[i];
         e->txm[i].msg_hdr.msg_iovlen = 2;
+        if (v[i].len < MB_ETH_MIN_PAYLOAD) {
+            /* MSG-ETH-3: zero-pad to the Ethernet minimum; the receiver goes by the
+             * Messenger length field (MSG-HDR-5). */
+            static const uint8_t zpad[MB_ETH_MIN_PAYLOAD];
+            e->txiov[i][2] = (struct iovec){(void *)zpad, MB_ETH_MIN_PAYLOAD - v[i].len};
+            e->txm[i].msg_hdr.msg_iovlen = 3;
+        }
     }
     int sent = sendmmsg(e->fd, e->txm, n, MSG_DONTWAIT);
     if (sent < 0) {

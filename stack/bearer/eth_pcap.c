@@ -30,6 +30,7 @@
 #include "mp/wire.h"
 
 #define MB_ETH_HDR 14u
+#define MB_ETH_MIN_PAYLOAD 46u /* Ethernet minimum payload; shorter frames are zero-padded */
 
 struct mb_ethp {
     pcap_t *p;
@@ -98,7 +99,7 @@ static int mb_ethp_open(struct mb_bearer *b, const char *cfg)
     b->priv = e;
     e->fd = -1;
     e->ethertype = (uint16_t)etype;
-    e->txbuf = malloc(MB_ETH_HDR + mtu);
+    e->txbuf = malloc(MB_ETH_HDR + (mtu > MB_ETH_MIN_PAYLOAD ? mtu : MB_ETH_MIN_PAYLOAD));
     if (!e->txbuf) {
         rc = MB_ENOMEM;
         goto fail;
@@ -178,7 +179,12 @@ static int mb_ethp_send(struct mb_bearer *b, const uint8_t *frame, size_t len,
     e->txbuf[12] = (uint8_t)(e->ethertype >> 8);
     e->txbuf[13] = (uint8_t)e->ethertype;
     memcpy(e->txbuf + MB_ETH_HDR, frame, len);
-    if (pcap_inject(e->p, e->txbuf, MB_ETH_HDR + len) < 0) {
+    size_t wire = len;
+    if (wire < MB_ETH_MIN_PAYLOAD) { /* MSG-ETH-3: zero-pad to the Ethernet minimum */
+        memset(e->txbuf + MB_ETH_HDR + len, 0, MB_ETH_MIN_PAYLOAD - len);
+        wire = MB_ETH_MIN_PAYLOAD;
+    }
+    if (pcap_inject(e->p, e->txbuf, MB_ETH_HDR + wire) < 0) {
         /* libpcap keeps errno from the failed write/send. */
         int err = errno;
         if (err != EAGAIN && err != ENOBUFS)

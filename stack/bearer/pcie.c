@@ -831,7 +831,11 @@ static int mb_pcie_drain(struct mb_bearer *b, unsigned budget, bool *more)
         }
         if (!budget) {
             *more = p->rx_cons != mb_a_load(p->rx.prod, memory_order_acquire);
-            return delivered;
+            /* A budget spent exactly at the end of the ring must still arm need_wakeup
+             * below: returning with neither a doorbell request nor a readable fd would
+             * leave the next frames in the ring until some unrelated wake-up. */
+            if (*more || p->poll_mode)
+                return delivered;
         }
         if (p->poll_mode)
             return delivered;
@@ -841,6 +845,10 @@ static int mb_pcie_drain(struct mb_bearer *b, unsigned budget, bool *more)
         atomic_thread_fence(memory_order_seq_cst);
         if (mb_a_load(p->rx.prod, memory_order_acquire) == p->rx_cons)
             return delivered;
+        if (!budget) { /* published meanwhile: come back through a readable fd */
+            *more = true;
+            return delivered;
+        }
     }
 }
 

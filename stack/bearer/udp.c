@@ -20,7 +20,8 @@
  *         ttl=N              multicast TTL/hops (default 1)
  *         peer=ADDR:PORT     unicast discovery target, may repeat (up to 16)
  *         mtu=N              default 1472 (IPv4) / 1452 (IPv6)
- *         rcvbuf=, sndbuf=   socket buffer sizes
+ *         rcvbuf=, sndbuf=   socket buffer sizes (rcvbuf default MB_DEFAULT_RCVBUF; 0 =
+ *                            the OS default)
  * Own multicast echoes (loop=1) are dropped when their source equals our unicast
  * address (counted in drop_filtered).
  */
@@ -28,6 +29,7 @@
 #include "bearer_impl.h"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -117,6 +119,22 @@ static void mb_udp_close(struct mb_bearer *b)
     b->priv = NULL;
 }
 
+/* MSG-UDP-4: a zero UDP checksum is not allowed, even over IPv4.  Linux accepts such
+ * datagrams on an ordinary IPv4 socket (IPv6 drops them unless UDP_NO_CHECK6_RX), so a
+ * socket filter drops them in the kernel: on a UDP socket the filter sees the UDP header
+ * at offset 0, the checksum at offset 6. */
+static int mb_udp_no_zero_csum(int fd)
+{
+    static struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0x7FFFFFFF),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
 static int mb_udp_fail(const char *what, int *rc)
 {
     *rc = mb__errno(errno);
@@ -162,7 +180,7 @@ static int mb_udp_open(struct mb_bearer *b, const char *cfg)
     if ((rc = mb__cfg_u32(cfg, "loop", 0, 0, 1, &loop)) < 0 ||
         (rc = mb__cfg_u32(cfg, "ttl", 1, 0, 255, &ttl)) < 0 ||
         (rc = mb__cfg_u32(cfg, "mtu", u->family == AF_INET ? 1472 : 1452, 64, 65507, &mtu)) < 0 ||
-        (rc = mb__cfg_u32(cfg, "rcvbuf", 0, 0, 1u << 30, &rcvbuf)) < 0 ||
+        (rc = mb__cfg_u32(cfg, "rcvbuf", MB_DEFAULT_RCVBUF, 0, 1u << 30, &rcvbuf)) < 0 ||
         (rc = mb__cfg_u32(cfg, "sndbuf", 0, 0, 1u << 30, &sndbuf)) < 0)
         goto fail;
     const char *pos = cfg;
@@ -203,13 +221,18 @@ static int mb_udp_open(struct mb_bearer *b, const char *cfg)
         mb_udp_fail("socket", &rc);
         goto fail;
     }
+    if (u->family == AF_INET && mb_udp_no_zero_csum(u->ufd) < 0) {
+        mb_udp_fail("SO_ATTACH_FILTER", &rc);
+        goto fail;
+    }
     if (u->family == AF_INET6)
         (void)setsockopt(u->ufd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(u->ufd, (struct sockaddr *)&ss, sl) < 0) {
         mb_udp_fail("bind", &rc);
         goto fail;
     }
-    if (rcvbuf)
+    /* FORCE (root, CAP_NET_ADMIN) passes net.core.rmem_max; without it the kernel caps. */
+    if (rcvbuf && setsockopt(u->ufd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
         (void)setsockopt(u->ufd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (sndbuf)
         (void)setsockopt(u->ufd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
@@ -246,6 +269,10 @@ static int mb_udp_open(struct mb_bearer *b, const char *cfg)
         u->mfd = socket(u->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (u->mfd < 0) {
             mb_udp_fail("socket", &rc);
+            goto fail;
+        }
+        if (u->family == AF_INET && mb_udp_no_zero_csum(u->mfd) < 0) {
+            mb_udp_fail("SO_ATTACH_FILTER", &rc);
             goto fail;
         }
         (void)setsockopt(u->mfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -204,6 +204,8 @@ static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, con
     mc_peer *p = mc__peer_find(n, peer);
     if (!p || !p->up)
         return MC_ENOTCONN;
+    if (len > p->max_message) /* what the peer said it reassembles (MSG-FRAG-6) */
+        return MC_ETOOBIG;
     /* Path channels are paced end to end by credit; only the rest is bounded here. */
     if (core_numbered(n, chan) && p->queued_bytes && p->queued_bytes + len > n->cfg.max_queue_bytes)
         return MC_EAGAIN;
@@ -404,6 +406,8 @@ static void deliver_msg(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq, ui
                       : mpa_input(n->paths, p->node_id, &f, n->now);
         if (r < 0)
             mc__drop(n, MC_DROP_UPPER);
+        if (paths)
+            mc__paths_repair(n);
         return;
     }
     mc_event ev = {.type = MC_EV_MESSAGE, .peer = p->node_id, .incarnation = p->incarnation,
@@ -554,7 +558,9 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
             return;
         }
         c->reasm = r;
-        n->n_reasm++;
+        uint64_t due = n->now + (uint64_t)n->cfg.reasm_timeout_ms * MC_NS_PER_MS;
+        if (!n->n_reasm++ || due < n->reasm_check_at)
+            n->reasm_check_at = due;
     }
     if (fr->offset < r->got) {
         mc__drop(n, MC_DROP_DUP_CSEQ);
@@ -568,6 +574,7 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
     if (!r->discard)
         memcpy(r->buf + r->got, fr->data.ptr, fr->data.len);
     r->got += (uint32_t)fr->data.len;
+    r->touched = n->now;
     if (r->got < r->total)
         return;
     /* Complete: detach first, since delivery may re-enter mc_send for this channel. */
@@ -638,8 +645,10 @@ static void rx_void(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq)
     if (c && c->reasm && c->reasm->cseq == cseq)
         reasm_free(n, c); /* an invalid fragment ends its series (MSG-FRAG-12) */
     if (!core_numbered(n, chan)) {
-        if (n->paths)
+        if (n->paths) {
             (void)mpa_input_void(n->paths, p->node_id, chan, cseq);
+            mc__paths_repair(n);
+        }
         return;
     }
     if (!c) {
@@ -748,6 +757,49 @@ void mc__peer_link_up(mc_node *n, mc_peer *p, mc_link *l, uint64_t now)
                    .bearer = l->bearer->id};
     mc__emit(n, &ev);
     name_sync_to(n, p);
+}
+
+/* A sender puts a message's fragments back to back on one reliable channel, so a
+ * reassembly that hears nothing for the reassembly timeout while the link is up means a
+ * peer that will never finish it.  Holding the memory for ever, or dropping the partial
+ * message and moving on, would each break a promise (bounded memory, exactly-once); the
+ * RFC's answer is to declare the peer lost (MSG-FRAG-15), which purges and restarts the
+ * channels on both ends.  The scan runs only when the earliest timeout is due. */
+void mc__reasm_expire(mc_node *n, uint64_t now)
+{
+    const uint64_t to = (uint64_t)n->cfg.reasm_timeout_ms * MC_NS_PER_MS;
+    uint64_t next = MC_NEVER;
+    for (uint32_t i = 0; i < n->peers.nb; i++) {
+        for (mc_hnode *h = n->peers.b[i]; h; h = h->next) {
+            mc_peer *p = (mc_peer *)h;
+            bool stale = false;
+            for (mc_chan *c = p->chans; c; c = c->pnext) {
+                if (!c->reasm)
+                    continue;
+                if (now - c->reasm->touched >= to)
+                    stale = true;
+                else if (c->reasm->touched + to < next)
+                    next = c->reasm->touched + to;
+            }
+            if (!stale)
+                continue;
+            if (!p->up) { /* no link up: nothing will come; the memory goes now */
+                for (mc_chan *c = p->chans; c; c = c->pnext)
+                    if (c->reasm && now - c->reasm->touched >= to)
+                        reasm_free(n, c);
+                continue;
+            }
+            n->st.reasm_timeouts++;
+            /* The last link going down purges the peer's channels, this reassembly with
+             * them, and announces the loss (PEER_EPOCH) since it is our decision. */
+            for (mc_link *l = p->links, *nx; l; l = nx) {
+                nx = l->pnext;
+                if (l->state == MC_LS_ESTABLISHED)
+                    mc__link_down(n, l, MC_DOWN_REASM, false, now);
+            }
+        }
+    }
+    n->reasm_check_at = next;
 }
 
 void mc__peer_link_down(mc_node *n, mc_peer *p, int link_reason, uint64_t now)
@@ -866,8 +918,17 @@ static void mpa_action_adapter(void *user, const mpa_action *a)
     mc_node *n = user;
     if (a->type == MPA_ACT_SEND) {
         /* Path frames keep the path layer's cseq; PATH_OPEN (chan 0) gets ours. */
-        if (send_frame_raw(n, a->node, a->frame, n->now, NULL) < 0)
+        if (send_frame_raw(n, a->node, a->frame, n->now, NULL) < 0) {
             n->st.send_errors++;
+            /* A lost PATH_OPEN (channel 0, numbered by us) ends in the open timeout.  A
+             * lost frame on a path channel is a hole the peer never gets past: recorded
+             * (no mpa_ call from here) for mc__paths_repair.  The earliest holes matter
+             * (the first one stops the peer), so beyond 8 the later ones are not kept. */
+            if (a->frame->hdr.chan >= MP_CHAN_FIRST_PATH && a->path &&
+                n->n_path_holes < sizeof n->path_holes / sizeof n->path_holes[0])
+                n->path_holes[n->n_path_holes++] = (struct mc_path_hole){
+                    a->path, a->node, a->frame->hdr.chan, a->frame->hdr.cseq};
+        }
         return;
     }
     mc_event ev = {.peer = a->node, .path = a->path, .group = a->group, .device = a->device,
@@ -894,12 +955,46 @@ static void mpa_action_adapter(void *user, const mpa_action *a)
     mc__emit(n, &ev);
 }
 
+/* MSG-PATH-25: a PATH_OPEN's name must be a name this node publishes for the target
+ * device (exactly for UNICAST; for the other kinds the opener's name is a pattern). */
+typedef struct name_fit {
+    uint32_t device;
+    const uint8_t *pat;
+    size_t plen;
+    bool found;
+} name_fit;
+
+static int name_fit_visit(void *user, const mn_entry *e)
+{
+    name_fit *f = user;
+    if (e->device_id == f->device && mp_pattern_match(f->pat, f->plen, e->name, e->name_len)) {
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int paths_name_ok(void *user, uint32_t device, const uint8_t *name, size_t len,
+                         bool pattern)
+{
+    mc_node *n = user;
+    if (!n->names)
+        return 1; /* naming off: nothing to check against */
+    if (!pattern)
+        return mn_find(n->names, n->cfg.node_id, device, name, len) != NULL;
+    name_fit f = {device, name, len, false};
+    mn_foreach_node(n->names, n->cfg.node_id, name_fit_visit, &f);
+    return f.found;
+}
+
 int mc__paths_init(mc_node *n)
 {
     mpa_config pc = {
         .alloc = {mpa_alloc_adapter, mpa_free_adapter, n},
         .on_action = mpa_action_adapter,
         .action_user = n,
+        .name_ok = paths_name_ok,
+        .name_user = n,
     };
     return mpa_create(&pc, &n->paths) == MPA_OK ? MC_OK : MC_ENOMEM;
 }
@@ -916,6 +1011,43 @@ static int mpa_err_map(int r)
     case MPA_EEXIST: return MC_EEXIST;
     default: return r >= 0 ? r : MC_EINVAL;
     }
+}
+
+/* A path frame that could not be queued is a message lost on an exactly-once path, and
+ * a hole before every later frame of it: the peer would hold them, and wait, for ever
+ * (even a PATH_ABORT numbered after the hole).  So the hole itself is filled with a
+ * PATH_ABORT (exempt from credit, so any position may carry it) and the path is aborted
+ * here too: both ends see BROKEN (MP_R_NO_RESOURCES), nothing is lost silently.  A filler
+ * that cannot be queued either stays recorded and is tried again at the next call; one
+ * for a peer that is no longer up is dropped (the peer's loss broke its paths).  Runs
+ * after every call into the path layer: the API below, frame input, and mc_flush (which
+ * covers mc_timeout and the mpa_ calls an application makes through mc_paths()). */
+void mc__paths_repair(mc_node *n)
+{
+    struct mc_path_hole h[sizeof n->path_holes / sizeof n->path_holes[0]];
+    uint8_t k = n->n_path_holes;
+    memcpy(h, n->path_holes, k * sizeof h[0]);
+    n->n_path_holes = 0;
+    for (uint8_t i = 0; i < k; i++) {
+        if (!mc_peer_is_up(n, h[i].node))
+            continue;
+        mp_frame f;
+        memset(&f, 0, sizeof f);
+        f.hdr.version = MP_VERSION;
+        f.hdr.type = MP_T_PATH_ABORT;
+        f.hdr.chan = h[i].chan;
+        f.hdr.cseq = h[i].cseq;
+        f.u.abort_.dst_path = h[i].chan;
+        f.u.abort_.src_path = h[i].path;
+        f.u.abort_.error = MP_R_NO_RESOURCES;
+        if (send_frame_raw(n, h[i].node, &f, n->now, NULL) < 0 &&
+            n->n_path_holes < sizeof n->path_holes / sizeof n->path_holes[0])
+            n->path_holes[n->n_path_holes++] = h[i];
+    }
+    /* Our end: its own PATH_ABORT goes after the hole, too late to matter but harmless;
+     * a path that has ended already refuses (MPA_ESTATE), which ends the repair. */
+    for (uint8_t i = 0; i < k; i++)
+        (void)mpa_abort(n->paths, h[i].path, MP_R_NO_RESOURCES);
 }
 
 void *mc_paths(mc_node *n) { return n ? n->paths : NULL; }
@@ -951,7 +1083,9 @@ int mc_path_accept(mc_node *n, uint32_t path)
 {
     if (!n || !n->paths)
         return n ? MC_ENOTSUP : MC_EINVAL;
-    return mpa_err_map(mpa_accept(n->paths, path, 0));
+    int r = mpa_err_map(mpa_accept(n->paths, path, 0));
+    mc__paths_repair(n);
+    return r;
 }
 
 int mc_path_send(mc_node *n, uint32_t path, const void *payload, size_t len, uint64_t now)
@@ -960,8 +1094,16 @@ int mc_path_send(mc_node *n, uint32_t path, const void *payload, size_t len, uin
         return n ? MC_ENOTSUP : MC_EINVAL;
     if (now > n->now)
         n->now = now;
+    uint8_t holes = n->n_path_holes;
     int r = mpa_send(n->paths, path, payload, len);
-    return r < 0 ? mpa_err_map(r) : MC_OK;
+    /* Numbered but not queued: the path is aborted, and the caller learns that the
+     * message did not go.  A group member is aborted like a member that ended: the
+     * group's other members have the message, so for the group it went. */
+    bool lost = false;
+    for (uint8_t i = holes; i < n->n_path_holes; i++)
+        lost |= n->path_holes[i].path == path;
+    mc__paths_repair(n);
+    return r < 0 ? mpa_err_map(r) : lost ? MC_ENOMEM : MC_OK;
 }
 
 int mc_path_consume(mc_node *n, uint32_t path, uint32_t count, uint64_t now)
@@ -970,7 +1112,9 @@ int mc_path_consume(mc_node *n, uint32_t path, uint32_t count, uint64_t now)
         return n ? MC_ENOTSUP : MC_EINVAL;
     if (now > n->now)
         n->now = now;
-    return mpa_err_map(mpa_consume(n->paths, path, count));
+    int r = mpa_err_map(mpa_consume(n->paths, path, count));
+    mc__paths_repair(n);
+    return r;
 }
 
 int mc_path_close(mc_node *n, uint32_t path, uint64_t now)
@@ -979,5 +1123,7 @@ int mc_path_close(mc_node *n, uint32_t path, uint64_t now)
         return n ? MC_ENOTSUP : MC_EINVAL;
     if (now > n->now)
         n->now = now;
-    return mpa_err_map(mpa_close(n->paths, path, MP_R_APP_CLOSE, now));
+    int r = mpa_err_map(mpa_close(n->paths, path, MP_R_APP_CLOSE, now));
+    mc__paths_repair(n);
+    return r;
 }

@@ -11,8 +11,19 @@
 
 static uint64_t tol_ns(const mc_link *l) { return (uint64_t)l->tolerance_ms * MC_NS_PER_MS; }
 
-/* Probe interval = tolerance / 4: at least four probes inside the tolerance. */
-uint64_t mc__link_probe_ns(const mc_link *l) { return tol_ns(l) / 4; }
+/* Probe interval = tolerance / 4 (at least four probes inside the tolerance), or less
+ * when either end asked for a shorter one with PROBE_INTERVAL; never below 1 ms. */
+uint64_t mc__link_probe_ns(const mc_link *l)
+{
+    uint64_t p = tol_ns(l) / 4;
+    uint64_t mine = (uint64_t)l->bearer->cfg.probe_ms * MC_NS_PER_MS;
+    uint64_t theirs = (uint64_t)l->peer_probe_ms * MC_NS_PER_MS;
+    if (mine && mine < p)
+        p = mine;
+    if (theirs && theirs < p)
+        p = theirs;
+    return p < MC_NS_PER_MS ? MC_NS_PER_MS : p;
+}
 
 static uint64_t rto_max(const mc_link *l) { return tol_ns(l) / 2; }
 
@@ -108,7 +119,17 @@ static void send_ctl(mc_node *n, mc_link *l, uint8_t type)
     lk->mtu = l->bearer->cfg.mtu;
     lk->priority = l->bearer->cfg.priority;
     lk->lflags = l->bearer->cfg.standby ? MP_LFLAG_STANDBY : 0;
-    uint8_t ack_session[2], epoch[4];
+    uint8_t ack_session[2], epoch[4], maxmsg[4], probe[2];
+    /* What we reassemble, when more than the 1 MiB every node must (MSG-FRAG-6). */
+    if (n->cfg.max_message > MP_MIN_MESSAGE_SUPPORT) {
+        mp_put32(maxmsg, n->cfg.max_message);
+        lk->opts.v[lk->opts.n++] = (mp_opt){.type = MP_OPT_MAX_MESSAGE, .len = 4, .val = maxmsg};
+    }
+    if (l->bearer->cfg.probe_ms) {
+        mp_put16(probe, l->bearer->cfg.probe_ms);
+        lk->opts.v[lk->opts.n++] =
+            (mp_opt){.type = MP_OPT_PROBE_INTERVAL, .len = 2, .val = probe};
+    }
     /* Our loss epoch for this peer: a later one makes it purge (RFC 7.7, MSG-LINK-39). */
     mp_put32(epoch, l->peer->epoch_out);
     lk->opts.v[lk->opts.n++] = (mp_opt){.type = MP_OPT_PEER_EPOCH, .len = 4, .val = epoch};
@@ -280,6 +301,7 @@ void mc__link_start_reset(mc_node *n, mc_link *l, uint64_t now)
     l->tolerance_ms = l->bearer->cfg.tolerance_ms;
     l->window = l->bearer->cfg.window;
     l->mtu = l->bearer->cfg.mtu;
+    l->peer_probe_ms = 0;
     l->have_rtt = false;
     l->srtt = l->rttvar = 0;
     l->rto = MC_RTO_INIT_NS;
@@ -309,6 +331,11 @@ static void learn(mc_link *l, const mp_link *lk)
     uint16_t m = l->bearer->cfg.mtu;
     l->mtu = lk->mtu && lk->mtu < m ? lk->mtu : m;
     l->peer_standby = (lk->lflags & MP_LFLAG_STANDBY) != 0;
+    /* The decoder has checked both ranges (MSG-OPT-10, MSG-OPT-11). */
+    const mp_opt *o = mp_opt_find(&lk->opts, MP_OPT_PROBE_INTERVAL);
+    l->peer_probe_ms = o && o->len == 2 ? mp_get16(o->val) : 0;
+    o = mp_opt_find(&lk->opts, MP_OPT_MAX_MESSAGE);
+    l->peer->max_message = o && o->len == 4 ? mp_get32(o->val) : MP_MIN_MESSAGE_SUPPORT;
     if (l->rto > rto_max(l))
         l->rto = rto_max(l);
 }

@@ -108,6 +108,8 @@ enum mc_down_reason {
     MC_DOWN_PEER_EPOCH = 7,  /* the peer declared us lost (a later PEER_EPOCH) */
     MC_DOWN_AUTH = 8,        /* an authenticated setup frame contradicts the peer's
                               * announced security policy (RFC 12.7, MSG-SEC-21) */
+    MC_DOWN_REASM = 9,       /* a reassembly got no fragment for the reassembly
+                              * timeout while the peer's link was up (MSG-FRAG-15) */
 };
 
 typedef struct mc_event {
@@ -217,6 +219,8 @@ typedef struct mc_config {
     uint16_t window;           /* link window, 1..16384, default 256 */
     uint32_t max_message;      /* largest message sent or reassembled; default 1 MiB */
     uint32_t max_reassemblies; /* concurrent reassemblies; default 32 */
+    uint32_t reasm_timeout_ms; /* no fragment for this long, link up: peer lost
+                                * (MSG-FRAG-15); 1..3600000, default 30000 */
     uint32_t max_held;         /* out-of-order channel messages held, per node; default 4096 */
     uint32_t max_links;        /* default 4096 */
     size_t max_queue_bytes;    /* per peer, queued + unacknowledged; default 8 MiB */
@@ -252,6 +256,7 @@ typedef struct mc_bearer_cfg {
     bool standby;              /* only used when no non-standby link works */
     uint16_t tolerance_ms;     /* 0 = node default */
     uint16_t window;           /* 0 = node default */
+    uint16_t probe_ms;         /* PROBE_INTERVAL asked of the peer (RFC 4.2); 0 = none */
 } mc_bearer_cfg;
 
 /* Returns the bearer id (>= 0) or a negative error.  Discovery starts at `now`. */
@@ -312,6 +317,9 @@ int mc_path_device_add(mc_node *n, uint32_t device, uint32_t flags);
 int mc_path_open(mc_node *n, uint32_t local_device, uint32_t peer, uint32_t peer_device,
                  uint64_t now, uint32_t *path);
 int mc_path_accept(mc_node *n, uint32_t path);
+/* MC_EAGAIN: no credit.  MC_ENOMEM: the message could not be queued after the path layer
+ * numbered it; the path is then aborted at both ends (MP_R_NO_RESOURCES) rather than left
+ * with a hole.  On a group, a member that fails so is aborted and the send succeeds. */
 int mc_path_send(mc_node *n, uint32_t path, const void *payload, size_t len, uint64_t now);
 /* The application consumed `count` messages: returns credit to the sender. */
 int mc_path_consume(mc_node *n, uint32_t path, uint32_t count, uint64_t now);
@@ -386,6 +394,7 @@ typedef struct mc_stats {
     uint64_t delivered, sent_msgs, send_errors;
     uint64_t peers_up, peers_down, links_up, links_down, failovers, msgs_failed_over;
     uint64_t alloc_fail, limit_hits;
+    uint64_t reasm_timeouts;  /* peers declared lost for a stale reassembly (MSG-FRAG-15) */
     size_t mem_used, mem_peak;
     uint32_t n_links, n_peers, n_peers_up, n_chans, n_reasm, n_held;
 } mc_stats;

@@ -88,6 +88,7 @@ typedef struct mc_reasm {
     uint8_t inner_type;
     bool discard;        /* too big or no memory: swallow the fragments, deliver nothing */
     uint8_t *buf;
+    uint64_t touched;    /* when its last fragment arrived (reassembly timeout) */
 } mc_reasm;
 
 typedef struct mc_peer mc_peer;
@@ -119,6 +120,7 @@ struct mc_peer {
      * the last one the peer sent us in its current incarnation. */
     uint32_t epoch_out, epoch_in;
     bool epoch_in_known;
+    uint32_t max_message; /* its MAX_MESSAGE; 1 MiB until it announces more (MSG-FRAG-6) */
     mc_link *links;      /* via link->pnext */
     mc_chan *chans;
     size_t queued_bytes; /* queued + in flight, for MC_EAGAIN */
@@ -139,6 +141,7 @@ struct mc_link {
     bool tx_started, rx_started; /* a sequenced frame was sent / accepted this session */
     uint16_t session, peer_session;
     uint16_t tolerance_ms, peer_tolerance_ms, window, mtu;
+    uint16_t peer_probe_ms;  /* the peer's PROBE_INTERVAL for this link; 0 = none */
     uint8_t priority;
     uint32_t resets_sent;
     uint64_t last_heard, last_probe, next_ctl; /* next_ctl: RESET/ACTIVATE resend */
@@ -186,6 +189,7 @@ struct mc_node {
     mc_bearer bearers[MC_MAX_BEARERS];
     mc_hash links;       /* by (bearer, addr) */
     mc_hash peers;       /* by node id */
+    uint64_t reasm_check_at; /* earliest reassembly timeout while n_reasm > 0 */
     mc_hash chans;       /* by (peer, chan) */
     mc_link **heap;      /* links by deadline */
     uint32_t heap_n, heap_cap;
@@ -196,6 +200,13 @@ struct mc_node {
     size_t txcap;
     mn_table *names;
     mpa_ctx *paths;
+    /* Path frames the core could not queue (no memory): the path layer has numbered
+     * them already, so the peer would wait for that cseq for ever.  Recorded by the
+     * action callback, repaired once the path layer has returned (mc__paths_repair). */
+    struct mc_path_hole {
+        uint32_t path, node, chan, cseq;
+    } path_holes[8];
+    uint8_t n_path_holes;
     mp_name_rec *sync_scratch;
     mc_peer *sync_peer;  /* target of the NAME_SYNC being emitted */
     int sync_err;
@@ -276,6 +287,9 @@ void mc__deliver_frame(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, u
 void mc__peer_link_up(mc_node *n, mc_peer *p, mc_link *l, uint64_t now);
 void mc__peer_link_down(mc_node *n, mc_peer *p, int link_reason, uint64_t now);
 void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now);
+/* Reassembly timeout (MSG-FRAG-15): declares lost every peer with a stale reassembly. */
+void mc__reasm_expire(mc_node *n, uint64_t now);
 int mc__paths_init(mc_node *n);
+void mc__paths_repair(mc_node *n);
 
 #endif /* MC_INT_H */

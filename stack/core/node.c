@@ -326,6 +326,7 @@ static mc_peer *peer_get(mc_node *n, uint32_t id)
     /* Never before an epoch this node sent the same peer in an earlier life of this
      * struct: the node-wide counter only moves forward. */
     p->epoch_out = n->loss_epoch;
+    p->max_message = MP_MIN_MESSAGE_SUPPORT;
     if (mc__hash_add(n, &n->peers, &p->h) < 0) {
         mc__free(n, p, sizeof *p);
         return NULL;
@@ -388,6 +389,11 @@ static void link_destroy(mc_node *n, mc_link *l)
     heap_remove(n, l);
     mc__hash_del(&n->links, &l->h);
     n->n_links--;
+    /* A channel stays pinned to the link it last used after its units were acknowledged
+     * (or failed over); the pin must not outlive the link (it is read by chan_link). */
+    for (mc_chan *c = p->chans; c; c = c->pnext)
+        if (c->pin == l)
+            c->pin = NULL;
     mc__link_free(n, l);
 }
 
@@ -428,6 +434,7 @@ void mc_config_default(mc_config *c)
     c->window = MP_WINDOW_DEF;
     c->max_message = MP_MIN_MESSAGE_SUPPORT;
     c->max_reassemblies = 32;
+    c->reasm_timeout_ms = 30000;
     c->max_held = 4096;
     c->max_links = 4096;
     c->max_queue_bytes = 8u << 20;
@@ -458,6 +465,8 @@ int mc_node_create(const mc_config *cfg, mc_node **out)
     if (cfg->window < MP_WINDOW_MIN || cfg->window > MP_WINDOW_MAX)
         return MC_EINVAL;
     if (cfg->max_message < 1 || cfg->max_message > MP_MAX_MESSAGE || cfg->max_links == 0)
+        return MC_EINVAL;
+    if (cfg->reasm_timeout_ms < 1 || cfg->reasm_timeout_ms > 3600000)
         return MC_EINVAL;
     if (cfg->mem_limit < sizeof(mc_node))
         return MC_EINVAL;
@@ -898,6 +907,8 @@ int mc_flush(mc_node *n, uint64_t now)
 {
     if (now > n->now)
         n->now = now;
+    if (n->n_path_holes)
+        mc__paths_repair(n);
     /* Pushing may fail links over and so dirty other links: loop until quiet. */
     while (n->dirty) {
         mc_link *l = n->dirty;
@@ -936,6 +947,8 @@ int mc_timeout(mc_node *n, uint64_t now)
     }
     if (n->paths && mpa_next_deadline(n->paths) <= now)
         mpa_tick(n->paths, now);
+    if (n->n_reasm && n->reasm_check_at <= now)
+        mc__reasm_expire(n, now);
     mc_flush(n, now);
     return MC_OK;
 }
@@ -953,6 +966,8 @@ uint64_t mc_next_deadline(const mc_node *n)
         if (pd < d)
             d = pd;
     }
+    if (n->n_reasm && n->reasm_check_at < d)
+        d = n->reasm_check_at;
     return d;
 }
 

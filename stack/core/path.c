@@ -768,6 +768,10 @@ static int mpa_on_open(mpa_ctx *c, uint32_t from, const mp_frame *f, uint64_t no
         reason = MP_R_PROTOCOL;
     else if (!d)
         reason = MP_R_NO_SUCH_DEVICE;
+    else if (o->name.len && o->dst_device && c->cfg.name_ok &&
+             !c->cfg.name_ok(c->cfg.name_user, o->dst_device, o->name.ptr, o->name.len,
+                             o->pkind != MP_PK_UNICAST))
+        reason = MP_R_NO_SUCH_DEVICE; /* the name is not the target's (MSG-PATH-25) */
     else if (d->max_paths && d->npaths >= d->max_paths)
         reason = MP_R_NO_RESOURCES;
     int rc;

@@ -120,6 +120,10 @@ typedef struct mpa_config {
     uint32_t reorder_max;   /* out-of-order messages held per path; 0 = 2 * window */
     uint64_t open_timeout;  /* in the caller's time unit (ns advised); 0 = 2 s in ns */
     uint64_t close_timeout; /* 0 = open_timeout */
+    /* MSG-PATH-25: does a PATH_OPEN's non-empty name fit local `device` (its name exactly
+     * for UNICAST, as a pattern otherwise)?  Non-zero = yes.  NULL = names not checked. */
+    int (*name_ok)(void *user, uint32_t device, const uint8_t *name, size_t len, bool pattern);
+    void *name_user;
 } mpa_config;
 
 typedef struct mpa_stats {

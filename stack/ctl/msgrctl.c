@@ -1,6 +1,6 @@
 /*
  * msgrctl — the Messenger control utility, iproute2 style:
- *   msgrctl [-s SOCKET] [-j] node|bearer|link|name|path|stats|debug|capture ...
+ *   msgrctl [-s SOCKET] [-j] node|bearer|link|name|path|stats|debug|capture|minet ...
  * The daemon executes the command and renders the answer (table or JSON with -j);
  * this tool only carries the words there and prints what comes back.
  */
@@ -20,12 +20,16 @@ static void usage(void)
             "usage: msgrctl [-s SOCKET] [-j] OBJECT [COMMAND [ARGS]]\n"
             "  node [show]\n"
             "  bearer [list] | add SPEC | del ID | enable ID | disable ID\n"
-            "  link [list] | set tolerance MS [bearer ID]\n"
+            "  link [list] | sec | set tolerance MS [bearer ID]\n"
             "  name [list [PATTERN]]\n"
             "  path [list]\n"
             "  stats\n"
             "  debug [show] | level MODULE|all err|warn|info|debug\n"
             "  capture start FILE [bearer ID] | capture stop\n"
+            "  minet [show] | minet stats        (msgrd with [minet]: MAC table, counters)\n"
+            "  ha      HA services: FTM role, epoch, policy, registry, decisions, detection bound\n"
+            "  proc    supervised processes: state, failures and their evidence, restarts\n"
+            "  iop     IOPs and nodes known to the FTM\n"
             "SOCKET defaults to $MSGR_SOCKET, else /run/msgr/msgrd.sock.\n");
 }
 

@@ -199,6 +199,72 @@ static int link_row(void *user, const mc_link_info *li)
     return 0;
 }
 
+/* ---- link sec: the security state of each link (RFC section 12) ------------------------------ */
+static const char *ctl_suite(uint16_t suite)
+{
+    switch (suite) {
+    case 0: return "none";
+    case MP_SUITE_AES256GCM: return "aes-256-gcm";
+    case MP_SUITE_CHACHA20POLY1305: return "chacha20-poly1305";
+    default: return "unknown";
+    }
+}
+
+static const char *ctl_policy(uint8_t p)
+{
+    return p == MP_SEC_REQUIRED ? "required" : p == MP_SEC_TRANSITION ? "transition" : "plain";
+}
+
+typedef struct sec_walk {
+    out *o;
+    mc_node *n;
+    uint64_t now;
+} sec_walk;
+
+static int link_sec_row(void *user, const mc_link_info *li)
+{
+    sec_walk *w = user;
+    out *o = w->o;
+    mc_sec_info si;
+    if (mc_link_sec_get(w->n, li->peer, li->bearer, w->now, &si) < 0)
+        return 0; /* the link went between the walk and the lookup */
+    /* Key age only means something while a send key is installed. */
+    double age = si.send_ready ? (double)si.key_age_ns / 1e9 : -1.0;
+    if (o->json) {
+        o_sep(o);
+        o_printf(o,
+                 "{\"peer\":%u,\"bearer\":%d,\"state\":\"%s\",\"secured\":%s,\"send_ready\":%s,"
+                 "\"peer_policy\":\"%s\",\"cipher\":\"%s\",\"key_id\":%u,\"key_age_s\":%.3f,"
+                 "\"tx_counter\":%llu,\"rx_keys\":%u,\"sealed\":%llu,\"opened\":%llu,"
+                 "\"auth_failures\":%llu,\"kx_auth_failures\":%llu,\"replay_drops\":%llu,"
+                 "\"wrong_key_id\":%llu,\"malformed\":%llu,\"inner_bad\":%llu,"
+                 "\"plain_refused\":%llu,\"kx_completed\":%llu,\"kx_failed\":%llu,\"rekeys\":%llu}",
+                 li->peer, li->bearer, mc_link_state_name(li->state), si.secured ? "true" : "false",
+                 si.send_ready ? "true" : "false", ctl_policy(si.peer_policy), ctl_suite(si.suite),
+                 si.tx_key_id, age, (unsigned long long)si.tx_counter, si.rx_keys,
+                 (unsigned long long)si.sealed, (unsigned long long)si.opened,
+                 (unsigned long long)si.auth_failures, (unsigned long long)si.kx_auth_failures,
+                 (unsigned long long)si.replays, (unsigned long long)si.wrong_key_id,
+                 (unsigned long long)si.malformed, (unsigned long long)si.inner_bad,
+                 (unsigned long long)si.plain_refused, (unsigned long long)si.kx_completed,
+                 (unsigned long long)si.kx_failed, (unsigned long long)si.rekeys);
+    } else if (!si.secured) {
+        o_printf(o,
+                 "peer %-6u bearer %-2d %-12s plain (peer policy %s, plain frames refused %llu)\n",
+                 li->peer, li->bearer, mc_link_state_name(li->state), ctl_policy(si.peer_policy),
+                 (unsigned long long)si.plain_refused);
+    } else {
+        o_printf(o,
+                 "peer %-6u bearer %-2d %-12s %s key %u age %.1fs sealed %llu opened %llu "
+                 "auth failures %llu replay drops %llu kx auth failures %llu rekeys %llu\n",
+                 li->peer, li->bearer, mc_link_state_name(li->state), ctl_suite(si.suite),
+                 si.tx_key_id, age, (unsigned long long)si.sealed, (unsigned long long)si.opened,
+                 (unsigned long long)si.auth_failures, (unsigned long long)si.replays,
+                 (unsigned long long)si.kx_auth_failures, (unsigned long long)si.rekeys);
+    }
+    return 0;
+}
+
 /* ---- name ----------------------------------------------------------------------------------- */
 static int name_row(void *user, const mn_entry *e)
 {
@@ -284,14 +350,18 @@ static void ctl_stats(msrv *s, out *o)
                  "}},\"paths\":{\"opened\":%llu,\"accepted\":%llu,\"refused\":%llu,"
                  "\"timeouts\":%llu,\"closed\":%llu,\"broken\":%llu,\"sent\":%llu,"
                  "\"delivered\":%llu,\"duplicates\":%llu,\"stray\":%llu,\"proto_errors\":%llu},"
-                 "\"ipc\":{\"requests\":%llu,\"bad\":%llu,\"clients_total\":%llu},\"bearers\":[",
+                 "\"ipc\":{\"requests\":%llu,\"bad\":%llu,\"clients_total\":%llu,"
+                 "\"refused_attach\":%llu,\"refused_devices\":%llu,\"refused_paths\":%llu,"
+                 "\"slow_disconnects\":%llu},\"bearers\":[",
                  (unsigned long long)ps.opened, (unsigned long long)ps.accepted,
                  (unsigned long long)ps.refused, (unsigned long long)ps.timeouts,
                  (unsigned long long)ps.closed, (unsigned long long)ps.broken,
                  (unsigned long long)ps.sent, (unsigned long long)ps.delivered,
                  (unsigned long long)ps.duplicates, (unsigned long long)ps.stray,
                  (unsigned long long)ps.proto_errors, (unsigned long long)s->ipc_reqs,
-                 (unsigned long long)s->ipc_bad, (unsigned long long)s->clients_total);
+                 (unsigned long long)s->ipc_bad, (unsigned long long)s->clients_total,
+                 (unsigned long long)s->refused_attach, (unsigned long long)s->refused_devs,
+                 (unsigned long long)s->refused_paths, (unsigned long long)s->slow_kills);
         o->items = 0;
         mrt_foreach_bearer(s->rt, bearer_row, o);
         o_printf(o, "],\"links\":[");
@@ -311,6 +381,12 @@ static void ctl_stats(msrv *s, out *o)
                  (unsigned long long)ps.opened, (unsigned long long)ps.accepted,
                  (unsigned long long)ps.sent, (unsigned long long)ps.delivered,
                  (unsigned long long)ps.duplicates, (unsigned long long)ps.broken);
+        o_printf(o, "ipc: requests %llu bad %llu clients %llu refused: attach %llu devices %llu "
+                    "paths %llu, slow clients disconnected %llu\n",
+                 (unsigned long long)s->ipc_reqs, (unsigned long long)s->ipc_bad,
+                 (unsigned long long)s->clients_total, (unsigned long long)s->refused_attach,
+                 (unsigned long long)s->refused_devs, (unsigned long long)s->refused_paths,
+                 (unsigned long long)s->slow_kills);
         o_printf(o, "bearers:\n");
         mrt_foreach_bearer(s->rt, bearer_row, o);
         o_printf(o, "links:\n");
@@ -338,6 +414,17 @@ static bool may_change(const client *c)
     return c->uid == 0 || c->uid == getuid();
 }
 
+/* The hosted services' objects (msrv_set_ctl_ext): the first hook that knows it. */
+static int ctl_ext(msrv *s, const mipc_req *q, int json, char *buf, size_t cap)
+{
+    for (int i = 0; i < s->nctl_ext; i++) {
+        int r = s->ctl_ext[i](s->ctl_ext_user[i], q, json, buf, cap);
+        if (r != MC_ENOENT)
+            return r;
+    }
+    return MC_ENOENT;
+}
+
 /* Returns bytes written into out, or a negative error with a NUL-terminated message. */
 int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *buf, size_t cap)
 {
@@ -354,11 +441,19 @@ int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *buf, size_t cap)
     if (q->u.ctl.argc == 0)
         FAIL(MC_EINVAL, "usage: node|bearer|link|name|path|stats|debug|capture ...");
     bool change = !show;
-    if (arg_is(q, 0, "stats") || arg_is(q, 0, "name") || arg_is(q, 0, "path"))
+    if (arg_is(q, 0, "stats") || arg_is(q, 0, "name") || arg_is(q, 0, "path") ||
+        arg_is(q, 0, "minet")) /* minet [stats] only shows */
         change = false;
+    if (arg_is(q, 0, "link") && q->u.ctl.argc >= 2 && arg_is(q, 1, "sec") &&
+        q->u.ctl.arg[1].len >= 2)
+        change = false; /* link sec only shows, open to every client like link show */
     if (change && !may_change(c))
         FAIL(MC_EINVAL, "permission denied: changing needs root or the daemon's user");
-    if (arg_is(q, 0, "node")) {
+    if (q->u.ctl.arg[0].len == 3 && memcmp(q->u.ctl.arg[0].p, "drv", 3) == 0) {
+        r = msrv_ctl_drv(s, q, buf, cap); /* the conformance suite's hooks (ctl_drv.c) */
+        mrt_flush(s->rt);
+        return r;
+    } else if (arg_is(q, 0, "node")) {
         ctl_node(s, &o);
     } else if (arg_is(q, 0, "bearer")) {
         if (show) {
@@ -393,6 +488,13 @@ int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *buf, size_t cap)
             mc_foreach_link(n, link_row, &o);
             if (o.json)
                 o_printf(&o, "]\n");
+        } else if (arg_is(q, 1, "sec") && q->u.ctl.arg[1].len >= 2) {
+            sec_walk w = {&o, n, mrt_now()};
+            if (o.json)
+                o_printf(&o, "[");
+            mc_foreach_link(n, link_sec_row, &w);
+            if (o.json)
+                o_printf(&o, "]\n");
         } else if (arg_is(q, 1, "set") && arg_is(q, 2, "tolerance")) {
             long ms = arg_num(q, 3, -1);
             long only = arg_is(q, 4, "bearer") ? arg_num(q, 5, -1) : -1;
@@ -415,7 +517,7 @@ int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *buf, size_t cap)
             else
                 o_printf(&o, "tolerance %ld ms on %d bearer(s)\n", ms, done);
         } else {
-            FAIL(MC_EINVAL, "usage: link [list] | set tolerance MS [bearer ID]");
+            FAIL(MC_EINVAL, "usage: link [list] | sec | set tolerance MS [bearer ID]");
         }
     } else if (arg_is(q, 0, "name")) {
         const mn_table *t = mc_names(n);
@@ -467,6 +569,10 @@ int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *buf, size_t cap)
         } else {
             FAIL(MC_EINVAL, "usage: capture start FILE [bearer ID] | capture stop");
         }
+    } else if ((r = ctl_ext(s, q, o.json, buf, cap)) != MC_ENOENT) {
+        if (r < 0)
+            return r; /* the hook wrote its message into buf */
+        o.len = (size_t)r;
     } else {
         FAIL(MC_EINVAL, "unknown object; try node, bearer, link, name, path, stats, debug, capture");
     }

@@ -17,97 +17,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "ha.h"
+#include "minet.h"
+#include "priv.h"
 #include "srv.h"
 #ifdef MSGRD_HAVE_SEC
 #include "ms_core.h"
 #include "ms_keyfile.h"
 #endif
 
-#define MAX_BEARERS MRT_MAX_BEARERS
-
-typedef struct conf {
-    unsigned long node_id, domain, tolerance;
-    char socket[108];
-    char pidfile[256];
-    mode_t mode;
-    char owner[64], group[64];
-    char *bearers[MAX_BEARERS];
-    int nbearers;
-    char log[256];
-    int notify_fd;
-    char security[16];  /* plain | transition | required (RFC 12.7); default plain */
-    char keyfile[256];  /* the cluster key, read once at start-up */
-} conf;
-
-static int conf_bearer(conf *c, const char *spec)
-{
-    if (c->nbearers >= MAX_BEARERS) {
-        fprintf(stderr, "msgrd: too many bearers (max %d)\n", MAX_BEARERS);
-        return -1;
-    }
-    c->bearers[c->nbearers++] = strdup(spec);
-    return 0;
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = 0;
-    return s;
-}
-
-static int num(const char *v, unsigned long max, unsigned long *out)
-{
-    char *e;
-    errno = 0;
-    unsigned long x = strtoul(v, &e, 0);
-    if (errno || !*v || *e || x > max)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int conf_key(conf *c, const char *k, const char *v)
-{
-    unsigned long x;
-    if (!strcmp(k, "node_id") || !strcmp(k, "node-id"))
-        return num(v, 0xFFFFFFFEul, &c->node_id);
-    if (!strcmp(k, "domain"))
-        return num(v, 0xFFFFFFFFul, &c->domain);
-    if (!strcmp(k, "tolerance"))
-        return num(v, 30000, &c->tolerance);
-    if (!strcmp(k, "socket"))
-        return snprintf(c->socket, sizeof c->socket, "%s", v) < (int)sizeof c->socket ? 0 : -1;
-    if (!strcmp(k, "socket_mode")) {
-        char *e;
-        x = strtoul(v, &e, 8);
-        if (*e || x > 0777)
-            return -1;
-        c->mode = (mode_t)x;
-        return 0;
-    }
-    if (!strcmp(k, "socket_owner"))
-        return snprintf(c->owner, sizeof c->owner, "%s", v) < (int)sizeof c->owner ? 0 : -1;
-    if (!strcmp(k, "socket_group"))
-        return snprintf(c->group, sizeof c->group, "%s", v) < (int)sizeof c->group ? 0 : -1;
-    if (!strcmp(k, "pidfile"))
-        return snprintf(c->pidfile, sizeof c->pidfile, "%s", v) < (int)sizeof c->pidfile ? 0 : -1;
-    if (!strcmp(k, "log_level") || !strcmp(k, "log-level"))
-        return snprintf(c->log, sizeof c->log, "%s", v) < (int)sizeof c->log ? 0 : -1;
-    if (!strcmp(k, "bearer"))
-        return conf_bearer(c, v);
-    if (!strcmp(k, "security")) {
-        if (strcmp(v, "plain") && strcmp(v, "transition") && strcmp(v, "required"))
-            return -1;
-        return snprintf(c->security, sizeof c->security, "%s", v) < (int)sizeof c->security ? 0 : -1;
-    }
-    if (!strcmp(k, "keyfile"))
-        return snprintf(c->keyfile, sizeof c->keyfile, "%s", v) < (int)sizeof c->keyfile ? 0 : -1;
-    return -1;
-}
+typedef msgrd_conf conf;
+_Static_assert(MSGRD_CONF_MAX_BEARERS == MRT_MAX_BEARERS, "one bearer list");
 
 /* security = transition|required: load the cluster key (ms_keyfile_load checks owner and
  * mode), build the ms_ context and hand the core its crypto.  The key bytes are erased
@@ -155,8 +76,7 @@ static int conf_security(const conf *c, mrt_config *rc, void **ctx_out)
 #endif
 }
 
-/* The file: "key = value" lines, '#' comments, and [bearer] sections whose "type" key
- * and other keys make one bearer spec ("type:k=v,k=v"). */
+/* Reads the whole file (configuration files are small: 1 MiB at most) and parses it. */
 static int conf_file(conf *c, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -164,63 +84,20 @@ static int conf_file(conf *c, const char *path)
         fprintf(stderr, "msgrd: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    char line[512], spec[512] = "";
-    bool in_bearer = false;
-    int lno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            fprintf(stderr, "msgrd: %s:%d: line too long\n", path, lno);
-            rc = -1;
-            break;
-        }
-        char *s = trim(line);
-        if (!*s || *s == '#')
-            continue;
-        if (*s == '[') {
-            if (in_bearer && spec[0])
-                rc = conf_bearer(c, spec);
-            spec[0] = 0;
-            if (strcmp(s, "[bearer]") == 0) {
-                in_bearer = true;
-            } else if (strcmp(s, "[node]") == 0) {
-                in_bearer = false;
-            } else {
-                fprintf(stderr, "msgrd: %s:%d: unknown section %s\n", path, lno, s);
-                rc = -1;
-            }
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            fprintf(stderr, "msgrd: %s:%d: expected key = value\n", path, lno);
-            rc = -1;
-            break;
-        }
-        *eq = 0;
-        char *k = trim(s), *v = trim(eq + 1);
-        if (in_bearer) {
-            size_t l = strlen(spec);
-            int n;
-            if (!strcmp(k, "type"))
-                n = l ? -1 : snprintf(spec, sizeof spec, "%s:", v);
-            else if (!strcmp(k, "spec"))
-                n = l ? -1 : snprintf(spec, sizeof spec, "%s", v);
-            else
-                n = l ? snprintf(spec + l, sizeof spec - l, "%s%s=%s",
-                                 spec[l - 1] == ':' ? "" : ",", k, v)
-                      : -1;
-            if (n < 0 || (size_t)n >= sizeof spec - l) {
-                fprintf(stderr, "msgrd: %s:%d: bad bearer key (type or spec first)\n", path, lno);
-                rc = -1;
-            }
-        } else if (conf_key(c, k, v) < 0) {
-            fprintf(stderr, "msgrd: %s:%d: bad value for %s\n", path, lno, k);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && in_bearer && spec[0])
-        rc = conf_bearer(c, spec);
+    enum { CAP = 1 << 20 };
+    char *buf = malloc(CAP);
+    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
+    int rc = -1;
+    char err[256];
+    if (!buf)
+        fprintf(stderr, "msgrd: %s: out of memory\n", path);
+    else if (ferror(f))
+        fprintf(stderr, "msgrd: %s: read error\n", path);
+    else if (n == CAP)
+        fprintf(stderr, "msgrd: %s: larger than 1 MiB\n", path);
+    else if ((rc = msgrd_conf_parse(c, buf, n, err, sizeof err)) < 0)
+        fprintf(stderr, "msgrd: %s:%s\n", path, err);
+    free(buf);
     fclose(f);
     return rc;
 }
@@ -255,10 +132,40 @@ static void usage(void)
             "usage: msgrd [-c FILE] [--node-id N] [--domain D] [--bearer SPEC]... [--socket PATH]\n"
             "             [--socket-mode OCTAL] [--socket-owner USER] [--socket-group GROUP]\n"
             "             [--pidfile FILE] [--foreground] [--log-level SPEC] [--tolerance MS]\n"
-            "             [--notify-fd FD]\n");
+            "             [--notify-fd FD] [--user USER] [--group GROUP] [--keep-caps LIST]\n"
+            "             [--minet] [--minet-tap NAME] [--minet-addr CIDR]... [--minet-mac MAC]\n"
+            "             [--minet-mtu N] [--minet-set KEY=VALUE]...\n");
 }
 
 static volatile int stopping;
+
+/* The runtime's events go to the node service and to the HA services (MGMT, ha.h). */
+static mhd *ha_svc;
+static msgrd_minet *minet_svc; /* [minet]: the node's TAP (minet.h) */
+static void msgrd_event(void *srv, const mc_event *ev)
+{
+    msrv_event(srv, ev);
+    mhd_event(ha_svc, ev);
+    msgrd_minet_event(minet_svc, ev);
+}
+
+/* --minet-set KEY=VALUE (any [minet] key) and the --minet-* shorthands; each enables MINET
+ * unless it sets enabled = no. */
+static int opt_minet(conf *c, const char *key, const char *kv)
+{
+    char b[128];
+    if (!key) {
+        const char *eq = strchr(kv, '=');
+        if (!eq || (size_t)(eq - kv) >= sizeof b)
+            return -1;
+        memcpy(b, kv, (size_t)(eq - kv));
+        b[eq - kv] = 0;
+        key = b;
+        kv = eq + 1;
+    }
+    c->minet.enabled = 1;
+    return msgrd_conf_minet_key(&c->minet, key, kv);
+}
 
 static void on_signal(void *user, int fd, uint32_t ev)
 {
@@ -275,17 +182,17 @@ static void on_signal(void *user, int fd, uint32_t ev)
 int main(int argc, char **argv)
 {
     conf c;
-    memset(&c, 0, sizeof c);
-    c.mode = 0660;
-    c.notify_fd = -1;
-    snprintf(c.socket, sizeof c.socket, "/run/msgr/msgrd.sock");
+    msgrd_conf_init(&c);
     bool foreground = false;
     static const struct option lo[] = {
         {"config", 1, 0, 'c'},       {"node-id", 1, 0, 'n'},     {"domain", 1, 0, 'd'},
         {"bearer", 1, 0, 'b'},       {"socket", 1, 0, 's'},      {"pidfile", 1, 0, 'p'},
         {"foreground", 0, 0, 'f'},   {"log-level", 1, 0, 'l'},   {"tolerance", 1, 0, 't'},
         {"socket-mode", 1, 0, 'M'},  {"socket-owner", 1, 0, 'O'}, {"socket-group", 1, 0, 'G'},
-        {"notify-fd", 1, 0, 'N'},    {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+        {"notify-fd", 1, 0, 'N'},    {"user", 1, 0, 'U'},        {"group", 1, 0, 'g'},
+        {"keep-caps", 1, 0, 'K'},    {"help", 0, 0, 'h'},        {"minet", 0, 0, 0x100},
+        {"minet-tap", 1, 0, 0x101},  {"minet-addr", 1, 0, 0x102}, {"minet-mac", 1, 0, 0x103},
+        {"minet-mtu", 1, 0, 0x104},  {"minet-set", 1, 0, 0x105}, {0, 0, 0, 0}};
     /* Two passes: the file first, so the command line overrides it. */
     for (int i = 1; i < argc - 1; i++)
         if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
@@ -296,23 +203,37 @@ int main(int argc, char **argv)
         int bad = 0;
         switch (o) {
         case 'c': break;
-        case 'n': bad = conf_key(&c, "node_id", optarg); break;
-        case 'd': bad = conf_key(&c, "domain", optarg); break;
-        case 'b': bad = conf_bearer(&c, optarg); break;
-        case 's': bad = conf_key(&c, "socket", optarg); break;
-        case 'p': bad = conf_key(&c, "pidfile", optarg); break;
+        case 'n': bad = msgrd_conf_key(&c, "node_id", optarg); break;
+        case 'd': bad = msgrd_conf_key(&c, "domain", optarg); break;
+        case 'b': bad = msgrd_conf_bearer(&c, optarg); break;
+        case 's': bad = msgrd_conf_key(&c, "socket", optarg); break;
+        case 'p': bad = msgrd_conf_key(&c, "pidfile", optarg); break;
         case 'f': foreground = true; break;
-        case 'l': bad = conf_key(&c, "log_level", optarg); break;
-        case 't': bad = conf_key(&c, "tolerance", optarg); break;
-        case 'M': bad = conf_key(&c, "socket_mode", optarg); break;
-        case 'O': bad = conf_key(&c, "socket_owner", optarg); break;
-        case 'G': bad = conf_key(&c, "socket_group", optarg); break;
+        case 'l': bad = msgrd_conf_key(&c, "log_level", optarg); break;
+        case 't': bad = msgrd_conf_key(&c, "tolerance", optarg); break;
+        case 'M': bad = msgrd_conf_key(&c, "socket_mode", optarg); break;
+        case 'O': bad = msgrd_conf_key(&c, "socket_owner", optarg); break;
+        case 'G': bad = msgrd_conf_key(&c, "socket_group", optarg); break;
         case 'N': c.notify_fd = atoi(optarg); break;
+        case 'U': bad = msgrd_conf_key(&c, "user", optarg); break;
+        case 'g': bad = msgrd_conf_key(&c, "group", optarg); break;
+        case 'K': bad = msgrd_conf_key(&c, "keep_caps", optarg); break;
+        case 0x100: c.minet.enabled = 1; break;
+        case 0x101: bad = opt_minet(&c, "tap", optarg); break;
+        case 0x102: bad = opt_minet(&c, "address", optarg); break;
+        case 0x103: bad = opt_minet(&c, "mac", optarg); break;
+        case 0x104: bad = opt_minet(&c, "mtu", optarg); break;
+        case 0x105: bad = opt_minet(&c, NULL, optarg); break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
         if (bad) {
-            fprintf(stderr, "msgrd: bad value for option -%c\n", o);
+            static const char *const minet_opt[] = {"minet", "minet-tap", "minet-addr",
+                                                    "minet-mac", "minet-mtu", "minet-set"};
+            if (o >= 0x100 && o <= 0x105) /* long-only options have no letter */
+                fprintf(stderr, "msgrd: bad value for option --%s\n", minet_opt[o - 0x100]);
+            else
+                fprintf(stderr, "msgrd: bad value for option -%c\n", o);
             return 2;
         }
     }
@@ -344,6 +265,14 @@ int main(int argc, char **argv)
         }
         gid = gr->gr_gid;
     }
+    /* Resolved now, before anything is opened: a bad user fails at once. */
+    mpriv priv;
+    int pr = mpriv_resolve(&priv, c.user, c.run_group, c.keep_caps);
+    if (pr < 0) {
+        fprintf(stderr, "msgrd: user %s group %s keep_caps %s: %s\n", c.user, c.run_group,
+                c.keep_caps, mpriv_strerror(pr));
+        return 2;
+    }
     if (!foreground && c.notify_fd < 0 && daemon(0, 1) < 0) {
         perror("msgrd: daemon");
         return 1;
@@ -361,7 +290,7 @@ int main(int argc, char **argv)
     if (msrv_create(&srv) < 0)
         return 1;
     mrt_config rc = {.node_id = (uint32_t)c.node_id, .domain = (uint32_t)c.domain,
-                     .tolerance_ms = (uint16_t)c.tolerance, .event = msrv_event, .user = srv};
+                     .tolerance_ms = (uint16_t)c.tolerance, .event = msgrd_event, .user = srv};
     void *sec_ctx = NULL;
     if (conf_security(&c, &rc, &sec_ctx) < 0)
         return 1;
@@ -372,6 +301,16 @@ int main(int argc, char **argv)
     }
     msrv_set_rt(srv, rt);
     int status = 1;
+    /* MINET before the bearers (no PEER_UP missed) and while still root (the TAP). */
+    if (c.minet.enabled) {
+        char why[256];
+        r = msgrd_minet_create(rt, &c.minet, (uint32_t)c.node_id, &minet_svc, why, sizeof why);
+        if (r < 0) {
+            fprintf(stderr, "msgrd: minet: %s\n", why);
+            goto out;
+        }
+        msrv_set_ctl_ext(srv, msgrd_minet_ctl, minet_svc);
+    }
     for (int i = 0; i < c.nbearers; i++) {
         r = mrt_add_bearer(rt, c.bearers[i]);
         if (r < 0) {
@@ -385,8 +324,14 @@ int main(int argc, char **argv)
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        mkdir(dir, 0755);
+        /* Ours if we made it: the dropped daemon must still remove its socket and
+         * pidfile at exit. */
+        if (mkdir(dir, 0755) == 0 && priv.on && chown(dir, priv.uid, priv.gid) < 0)
+            fprintf(stderr, "msgrd: chown %s: %s\n", dir, strerror(errno));
     }
+    /* socket_owner/socket_group also name who may attach (checked per connection). */
+    if (uid != (uid_t)-1 || gid != (gid_t)-1)
+        msrv_set_access(srv, uid, gid);
     r = msrv_listen(srv, c.socket, c.mode, uid, gid);
     if (r < 0) {
         fprintf(stderr, "msgrd: socket %s: %s\n", c.socket, mrt_strerror(r));
@@ -403,6 +348,25 @@ int main(int argc, char **argv)
         fprintf(pf, "%d\n", (int)getpid());
         fclose(pf);
     }
+    /* Everything that needs root is open: become the configured user (priv.h). */
+    r = mpriv_drop(&priv);
+    if (r < 0) {
+        fprintf(stderr, "msgrd: dropping privileges to %s: %s%s%s\n", c.user, mpriv_strerror(r),
+                r == MPRIV_ESYS ? ": " : "", r == MPRIV_ESYS ? strerror(errno) : "");
+        goto out;
+    }
+    if (priv.on)
+        mrt_log(MRT_M_RT, MRT_LOG_INFO, "running as uid %d gid %d, capabilities kept %#llx",
+                (int)getuid(), (int)getgid(), (unsigned long long)priv.keep);
+    /* The management microkernel (entity 0, and the FTM and execution supervisor when
+     * configured): it answers MGMT from peers, and starts the [exec] processes now that
+     * the socket they may attach to is listening. */
+    r = mhd_create(rt, &c.ha, (uint32_t)c.node_id, c.socket, &ha_svc);
+    if (r < 0)
+        goto out;
+    msrv_set_ctl_ext(srv, mhd_ctl, ha_svc);
+    if (mhd_start(ha_svc) < 0)
+        goto out;
     /* Readiness: the socket accepts clients and every bearer is open. */
     mrt_log(MRT_M_RT, MRT_LOG_INFO, "node %lu ready on %s with %d bearer(s)", c.node_id, c.socket,
             c.nbearers);
@@ -418,18 +382,22 @@ int main(int argc, char **argv)
             mrt_log(MRT_M_RT, MRT_LOG_ERR, "loop: %s", mrt_strerror(r));
             break;
         }
+        msgrd_minet_turn(minet_svc); /* a frame held by backpressure, once there is room */
     }
     status = stopping ? 0 : 1;
 out:
+    mhd_destroy(ha_svc); /* stops the supervised processes */
+    ha_svc = NULL;
     msrv_destroy(srv);
+    msgrd_minet_destroy(minet_svc); /* before the node: its fds are in the loop */
+    minet_svc = NULL;
     mrt_destroy(rt);
 #ifdef MSGRD_HAVE_SEC
     ms_ctx_destroy(sec_ctx); /* after the node: its links held ms_links of this ctx */
 #endif
     if (c.pidfile[0] && status == 0)
         unlink(c.pidfile);
-    for (int i = 0; i < c.nbearers; i++)
-        free(c.bearers[i]);
+    msgrd_conf_free(&c);
     if (sfd >= 0)
         close(sfd);
     mrt_log(MRT_M_RT, MRT_LOG_INFO, "stopped");

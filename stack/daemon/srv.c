@@ -99,6 +99,7 @@ static void client_send(client *c, const uint8_t *m, size_t len, uint32_t consum
     }
     if (c->oq_bytes + len > SRV_OUTQ_MAX) {
         mrt_log(MRT_M_IPC, MRT_LOG_WARN, "client fd %d too slow: disconnected", c->fd);
+        c->srv->slow_kills++;
         client_kill(c);
         return;
     }
@@ -202,6 +203,7 @@ void msrv_event(void *srv, const mc_event *ev)
     mipc_w w;
     pth *p = NULL;
     client *c;
+    msrv_drv_record(ev); /* only when the conformance suite asked for it (ctl_drv.c) */
     switch (ev->type) {
     case MC_EV_PATH_MSG:
         c = owner_of(s, ev, &p);
@@ -367,6 +369,7 @@ static void dev_free(msrv *s, dev *d)
         mc_withdraw(n, d->id, d->name, mrt_now());
     if (mc_paths(n))
         mpa_device_remove(mc_paths(n), d->id);
+    d->c->ndevs--;
     for (dev **dp = &s->devs; *dp; dp = &(*dp)->next)
         if (*dp == d) {
             *dp = d->next;
@@ -380,6 +383,8 @@ static void pth_free(msrv *s, pth *p)
     mpa_ctx *pc = mc_paths(mrt_node(s->rt));
     if (pc)
         mpa_release(pc, p->id);
+    if (p->opener)
+        p->c->npaths--;
     for (pth **pp = &s->paths; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
@@ -457,6 +462,10 @@ static int do_open(msrv *s, client *c, const mipc_req *q, uint32_t *out)
         return MC_ENOENT;
     if (!pc || !t)
         return MC_ENOTSUP;
+    if (c->npaths >= MSRV_MAX_PATHS_PER_CLIENT) {
+        s->refused_paths++; /* its own paths only: the node's budget stays for others */
+        return MC_ELIMIT;
+    }
     const uint8_t *nm = (const uint8_t *)q->u.open.name.p;
     size_t nl = q->u.open.name.len;
     mpa_open_args a;
@@ -500,6 +509,7 @@ static int do_open(msrv *s, client *c, const mipc_req *q, uint32_t *out)
         return MC_ENOMEM;
     p->group = group;
     p->opener = true;
+    c->npaths++;
     p->state = MPA_ST_OPENING;
     return 0;
 }
@@ -541,6 +551,11 @@ static void handle(msrv *s, client *c, const uint8_t *m, size_t len)
         }
         memcpy(name, q.u.dev.name.p, q.u.dev.name.len);
         name[q.u.dev.name.len] = 0;
+        if (c->ndevs >= MSRV_MAX_DEVS_PER_CLIENT) {
+            s->refused_devs++;
+            reply32(c, &q, MC_ELIMIT, 0);
+            return;
+        }
         dev *d = calloc(1, sizeof *d);
         if (!d) {
             reply32(c, &q, MC_ENOMEM, 0);
@@ -572,6 +587,7 @@ static void handle(msrv *s, client *c, const uint8_t *m, size_t len)
         }
         d->next = s->devs;
         s->devs = d;
+        c->ndevs++;
         r = (d->flags & MIPC_DF_PUBLISH) ? dev_publish(s, d) : 0;
         if (r < 0) {
             dev_free(s, d);
@@ -706,6 +722,40 @@ int msrv_add_client(msrv *s, int fd)
     return 0;
 }
 
+void msrv_set_access(msrv *s, uid_t uid, gid_t gid)
+{
+    s->access_set = true;
+    s->allow_uid = uid;
+    s->allow_gid = gid;
+}
+
+/* msrv_set_access's rule on the peer's credentials.  The socket file's mode is the
+ * first gate; this one still holds when the file is made world-writable by mistake,
+ * or when the socket is reached through a bind mount with other permissions. */
+static bool srv_may_attach(const msrv *s, int fd)
+{
+    struct ucred cr;
+    socklen_t cl = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0)
+        return false;
+    if (!s->access_set || cr.uid == 0 || cr.uid == geteuid())
+        return true;
+    if (s->allow_uid != (uid_t)-1 && cr.uid == s->allow_uid)
+        return true;
+    if (s->allow_gid == (gid_t)-1)
+        return false;
+    if (cr.gid == s->allow_gid)
+        return true;
+    gid_t g[256]; /* supplementary groups of the peer (Linux >= 4.13) */
+    socklen_t gl = sizeof g;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl) < 0)
+        return false; /* ERANGE (more than 256 groups) included: refuse, do not guess */
+    for (size_t i = 0; i < gl / sizeof g[0]; i++)
+        if (g[i] == s->allow_gid)
+            return true;
+    return false;
+}
+
 static void on_listen(void *user, int fd, uint32_t events)
 {
     (void)events;
@@ -714,6 +764,16 @@ static void on_listen(void *user, int fd, uint32_t events)
         int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0)
             return;
+        if (!srv_may_attach(s, c)) {
+            /* Logged at 1, 2, 4, 8...: a local user looping on connect() must not
+             * flood the log; the counter keeps the exact number. */
+            uint64_t n = ++s->refused_attach;
+            if ((n & (n - 1)) == 0)
+                mrt_log(MRT_M_IPC, MRT_LOG_WARN, "client refused: not an allowed user or group "
+                        "(%llu so far)", (unsigned long long)n);
+            close(c);
+            continue;
+        }
         msrv_add_client(s, c);
     }
 }
@@ -748,6 +808,15 @@ int msrv_listen(msrv *s, const char *path, mode_t mode, uid_t uid, gid_t gid)
     s->lfd = fd;
     snprintf(s->lpath, sizeof s->lpath, "%s", path);
     return 0;
+}
+
+void msrv_set_ctl_ext(msrv *s, msrv_ctl_ext_fn fn, void *user)
+{
+    /* Several hosted services (HA, MINET) each bring their objects: keep them all. */
+    if (fn && s->nctl_ext < MSRV_CTL_EXT_MAX) {
+        s->ctl_ext[s->nctl_ext] = fn;
+        s->ctl_ext_user[s->nctl_ext++] = user;
+    }
 }
 
 int msrv_create(msrv **out)

@@ -25,6 +25,7 @@ typedef struct client {
     outmsg *oq, **oq_tail;
     size_t oq_bytes;
     bool dead;
+    unsigned ndevs, npaths; /* devices it registered, paths it opened (MSRV_MAX_*) */
 } client;
 
 typedef struct dev {
@@ -63,9 +64,24 @@ struct msrv {
     uint32_t want_writable; /* paths waiting for credit: checked after every turn */
     uint64_t started;
     uint64_t ipc_bad, ipc_reqs, clients_total;
+    /* msrv_set_access: who may attach besides root and the daemon's own user */
+    bool access_set;
+    uid_t allow_uid;
+    gid_t allow_gid;
+    /* Counted refusals (msgrctl stats: ipc) */
+    uint64_t refused_attach, refused_devs, refused_paths, slow_kills;
+    /* msrv_set_ctl_ext: tried in the order set (HA services, MINET, ...) */
+#define MSRV_CTL_EXT_MAX 4
+    msrv_ctl_ext_fn ctl_ext[MSRV_CTL_EXT_MAX];
+    void *ctl_ext_user[MSRV_CTL_EXT_MAX];
+    int nctl_ext;
     uint8_t buf[MIPC_MAX_MSG];
 };
 
 int msrv_ctl(msrv *s, client *c, const mipc_req *q, char *out, size_t cap);
+/* ctl_drv.c: `msgrctl drv ...`, the conformance suite's hooks (interop/DRIVER.md). */
+int msrv_ctl_drv(msrv *s, const mipc_req *q, char *out, size_t cap);
+struct mc_event;
+void msrv_drv_record(const struct mc_event *ev);
 
 #endif

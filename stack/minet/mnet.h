@@ -91,6 +91,7 @@ typedef struct mnet_sw_entry {
     uint32_t node;          /* owning node, or MNET_LOCAL_NODE */
     uint64_t last_seen;     /* ns */
     uint64_t hits;          /* frames forwarded to it */
+    uint32_t moves;         /* times it changed node while fresh (a migrated address) */
 } mnet_sw_entry;
 
 typedef struct mnet_sw mnet_sw;
@@ -102,6 +103,9 @@ void mnet_sw_destroy(mnet_sw *sw);
 int mnet_sw_peer_up(mnet_sw *sw, uint32_t node);
 void mnet_sw_peer_down(mnet_sw *sw, uint32_t node);
 bool mnet_sw_peer_is_up(const mnet_sw *sw, uint32_t node);
+/* The peers that are up, ascending, into out[0..cap).  Returns how many are up (may be
+ * more than cap). */
+int mnet_sw_peers(const mnet_sw *sw, uint32_t *out, size_t cap);
 
 /* A MINET frame from `from` with domain `domain`: learn its source MAC.  Returns 1 if
  * the frame is to be written to the TAP, 0 if dropped (counted), MNET_EINVAL. */

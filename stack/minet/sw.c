@@ -185,6 +185,16 @@ bool mnet_sw_peer_is_up(const mnet_sw *sw, uint32_t node)
     return found;
 }
 
+int mnet_sw_peers(const mnet_sw *sw, uint32_t *out, size_t cap)
+{
+    if (!sw || (!out && cap))
+        return MNET_EINVAL;
+    size_t n = sw->npeers < cap ? sw->npeers : cap;
+    if (n)
+        memcpy(out, sw->peers, n * sizeof *out);
+    return (int)sw->npeers;
+}
+
 static void remove_where(mnet_sw *sw, bool (*pred)(const mnet_sw *, const mnet_sw_entry *,
                                                    uint64_t, uint32_t),
                          uint64_t now, uint32_t node, uint64_t *counter, int *count)
@@ -251,8 +261,10 @@ static int learn(mnet_sw *sw, uint32_t node, const uint8_t *mac, uint64_t now)
     if (*pp) {
         mnet_sw_entry *e = &(*pp)->e;
         if (e->node != node) {
-            if (!is_stale(sw, e, now))
+            if (!is_stale(sw, e, now)) {
                 sw->st.moves++;
+                e->moves++;
+            }
             e->node = node;
             e->hits = 0;
         }

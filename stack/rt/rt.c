@@ -343,6 +343,10 @@ static int mrt_parse_spec(const char *spec, char *mbspec, size_t cap, mc_bearer_
             if (!num || n < 10 || n > 30000)
                 return MRT_ESPEC;
             bc->tolerance_ms = (uint16_t)n;
+        } else if (KEY("probe")) { /* PROBE_INTERVAL asked of the peer (RFC 4.2) */
+            if (!num || n < 1 || n > 65535)
+                return MRT_ESPEC;
+            bc->probe_ms = (uint16_t)n;
         } else if (KEY("window")) {
             if (!num || n < 1 || n > 16384)
                 return MRT_ESPEC;

@@ -19,7 +19,7 @@
  *
  * Runtime keys accepted in a bearer spec besides the bearer's own (they are removed
  * before the spec reaches mb_open_spec): prio=0..31, standby=0|1, tolerance=MS,
- * window=N, discovery=0|1.
+ * window=N, discovery=0|1, probe=MS (PROBE_INTERVAL asked of the peer, RFC 4.2).
  *
  * Events from the core (mc_event) go to the configured callback synchronously, like
  * mc.h's: the callback must not call into the node; it queues work and does it after

@@ -95,6 +95,13 @@ int main(void)
     CHECK(n == 1 && out[0] == 3);
     mnet_sw_get_stats(sw, &st);
     CHECK(st.moves == 1 && st.rx_flood == 1);
+    /* The entry counts its own move (msgrctl minet shows it per MAC). */
+    CHECK(mnet_sw_lookup(sw, m2, 4 * S, &e) == 0 && e.node == 3 && e.moves == 1);
+    {
+        uint32_t up[2];
+        CHECK(mnet_sw_peers(sw, up, 2) == 3 && up[0] == 1 && up[1] == 2); /* 3 up, 2 fit */
+        CHECK(mnet_sw_peers(sw, NULL, 0) == 3);
+    }
 
     /* Wrong domain: dropped, not learned. */
     frame(f, me, m1);

@@ -22,6 +22,10 @@
  *   peer_epoch  setup frames carry the node's loss epoch (MSG-LINK-39), which advances
  *               when the node declares the peer lost; a later epoch from the peer purges
  *               it even though a link was up, an equal one does not (MSG-LINK-40).
+ *   path_nomem  a path message the core cannot queue (allocation refused) after the path
+ *               layer numbered it: mc_path_send fails, the path is BROKEN, and the hole
+ *               in the peer's channel is filled with a PATH_ABORT (found by
+ *               fuzz_node_paths: the peer used to hold every later frame for ever).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +71,30 @@ typedef struct ctx {
     /* the scripted peer */
     uint16_t session, iut_session, snd_nxt, rcv_nxt;
     uint32_t incarnation;
+    uint16_t peer_probe_ms;  /* PROBE_INTERVAL in the peer's setup frames; 0: none */
+    uint32_t peer_max_msg;   /* MAX_MESSAGE in the peer's setup frames; 0: none */
+    /* options of the node's last LINK_RESET/ACTIVATE; 0: absent */
+    uint16_t iut_probe_ms;
+    uint32_t iut_max_msg;
+    /* paths (path_nomem) */
+    unsigned fail_allocs;   /* refuse this many allocations from now */
+    uint32_t path, path_reason;
+    uint8_t path_state;
+    unsigned aborts_tx;     /* PATH_ABORT frames the node sent (bundled or not) */
+    uint32_t abort_chan, abort_cseq;
+    uint16_t abort_error;   /* of the first one */
 } ctx;
 
-static void *a_alloc(void *u, size_t s) { ((ctx *)u)->mem += s; return malloc(s); }
+static void *a_alloc(void *u, size_t s)
+{
+    ctx *c = u;
+    if (c->fail_allocs) {
+        c->fail_allocs--;
+        return NULL;
+    }
+    c->mem += s;
+    return malloc(s);
+}
 static void a_free(void *u, void *p, size_t s) { ((ctx *)u)->mem -= s; free(p); }
 static uint32_t a_rand(void *u)
 {
@@ -91,6 +116,10 @@ static void a_tx(void *u, int bearer, const mc_addr *dst, const uint8_t *f, size
     if (fr.hdr.type == MP_T_LINK_RESET || fr.hdr.type == MP_T_LINK_ACTIVATE) {
         const mp_opt *o = mp_opt_find(&fr.u.link.opts, MP_OPT_PEER_EPOCH);
         c->last_epoch_tx = o && o->len == 4 ? mp_get32(o->val) : 0xDEADBEEF;
+        o = mp_opt_find(&fr.u.link.opts, MP_OPT_PROBE_INTERVAL);
+        c->iut_probe_ms = o && o->len == 2 ? mp_get16(o->val) : 0;
+        o = mp_opt_find(&fr.u.link.opts, MP_OPT_MAX_MESSAGE);
+        c->iut_max_msg = o && o->len == 4 ? mp_get32(o->val) : 0;
     }
     if (fr.hdr.type == MP_T_LINK_RESET) {
         c->resets_tx++;
@@ -102,6 +131,17 @@ static void a_tx(void *u, int bearer, const mc_addr *dst, const uint8_t *f, size
     } else if (fr.hdr.type == MP_T_LINK_STATE && (fr.u.state.sflags & MP_SFLAG_PROBE)) {
         c->probes++;
     } else if (MP_TYPE_IS_SEQUENCED(fr.hdr.type)) {
+        mp_frame m = fr;
+        size_t pos = 0;
+        bool more = fr.hdr.type != MP_T_BUNDLE || mp_bundle_next(&fr.u.bundle, &pos, &m) > 0;
+        while (more) {
+            if (m.hdr.type == MP_T_PATH_ABORT && !c->aborts_tx++) {
+                c->abort_chan = m.hdr.chan;
+                c->abort_cseq = m.hdr.cseq;
+                c->abort_error = m.u.abort_.error;
+            }
+            more = fr.hdr.type == MP_T_BUNDLE && mp_bundle_next(&fr.u.bundle, &pos, &m) > 0;
+        }
         c->seq_tx++;
         if (!c->any_seq || mp_seq16_lt(c->max_seq, fr.hdr.seq))
             c->max_seq = fr.hdr.seq;
@@ -118,6 +158,10 @@ static void a_event(void *u, const mc_event *ev)
     } else if (ev->type == MC_EV_PEER_DOWN) {
         c->peer_down++;
         c->peer_down_reason = ev->reason;
+    } else if (ev->type == MC_EV_PATH_STATE) {
+        c->path = ev->path;
+        c->path_state = ev->path_state;
+        c->path_reason = (uint32_t)ev->reason;
     } else if (ev->type == MC_EV_LINK_DOWN) {
         c->link_down++;
         c->down_reason = ev->reason;
@@ -169,7 +213,17 @@ static void peer_link_ack(ctx *c, uint8_t type, int ack_session, uint64_t now)
     f.u.link.tolerance_ms = 500;
     f.u.link.window = 64;
     f.u.link.priority = 10;
-    uint8_t ack[2], ep[4];
+    uint8_t ack[2], ep[4], pr[2], mm[4];
+    if (c->peer_probe_ms) {
+        mp_put16(pr, c->peer_probe_ms);
+        f.u.link.opts.v[f.u.link.opts.n++] =
+            (mp_opt){.type = MP_OPT_PROBE_INTERVAL, .len = 2, .val = pr};
+    }
+    if (c->peer_max_msg) {
+        mp_put32(mm, c->peer_max_msg);
+        f.u.link.opts.v[f.u.link.opts.n++] =
+            (mp_opt){.type = MP_OPT_MAX_MESSAGE, .len = 4, .val = mm};
+    }
     if (c->epoch) {
         mp_put32(ep, c->epoch);
         f.u.link.opts.v[f.u.link.opts.n++] =
@@ -197,10 +251,24 @@ static void peer_state(ctx *c, uint8_t sflags, bool all, uint64_t now)
     inject(c, &f, now);
 }
 
-static void setup(ctx *c, uint64_t seed)
+/* The node's own MAX_MESSAGE and its bearer's PROBE_INTERVAL (0: defaults), and what
+ * the scripted peer announces in its setup frames (0: nothing). */
+typedef struct opts {
+    uint32_t max_message;
+    uint16_t probe_ms, peer_probe_ms;
+    uint32_t peer_max_msg;
+    bool no_paths; /* DATA on any channel above 0xFF, numbered by the core */
+} opts;
+
+static void setup_opts(ctx *c, uint64_t seed, const opts *o);
+static void setup(ctx *c, uint64_t seed) { setup_opts(c, seed, &(opts){0}); }
+
+static void setup_opts(ctx *c, uint64_t seed, const opts *o)
 {
     memset(c, 0, sizeof *c);
     c->rng = seed;
+    c->peer_probe_ms = o->peer_probe_ms;
+    c->peer_max_msg = o->peer_max_msg;
     c->session = 0x1111;
     c->snd_nxt = 0xFFF0; /* the peer's numbering wraps during the tests */
     c->incarnation = 0x77;
@@ -212,9 +280,14 @@ static void setup(ctx *c, uint64_t seed)
     cfg.tx = a_tx;
     cfg.event = a_event;
     cfg.user = c;
+    if (o->max_message)
+        cfg.max_message = o->max_message;
+    if (o->no_paths)
+        cfg.paths = false;
     CHECK(mc_node_create(&cfg, &c->n) == MC_OK);
     mc_bearer_cfg b = {0};
     b.mtu = 1472;
+    b.probe_ms = o->probe_ms;
     b.discovery_off = true;
     CHECK(mc_bearer_attach(c->n, &b, 0) == 0);
     /* LINK_RESET -> the node's LINK_ACTIVATE -> LINK_ACTIVATE: established. */
@@ -593,6 +666,137 @@ static void test_peer_epoch(void)
     teardown(&c);
 }
 
+/* MSG-FRAG-15: a reassembly that gets no fragment for the reassembly timeout while the
+ * link stays up (the peer answers every probe) makes the node declare the peer lost:
+ * memory freed, channels purged, and the loss announced with a later PEER_EPOCH. */
+static void test_reasm_timeout(void)
+{
+    ctx c;
+    setup(&c, 15);
+    static uint8_t data[1200];
+    memset(data, 0xA5, sizeof data);
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.type = MP_T_FRAGMENT;
+    f.hdr.seq = c.snd_nxt++;
+    f.hdr.ack = (uint16_t)(c.rcv_nxt - 1);
+    f.hdr.chan = 0;
+    f.hdr.cseq = 0;
+    f.u.fragment.inner_type = MP_T_MGMT;
+    f.u.fragment.total_len = 3000;
+    f.u.fragment.offset = 0;
+    f.u.fragment.data = (mp_bytes){data, sizeof data};
+    const uint64_t t0 = 3 * MS;
+    const uint32_t epoch0 = c.last_epoch_tx;
+    inject(&c, &f, t0); /* the first fragment of three; the other two never come */
+    mc_stats st;
+    mc_get_stats(c.n, &st);
+    CHECK(st.n_reasm == 1);
+    uint64_t now = t0;
+    for (; now <= t0 + 31000 * MS && !c.link_down; now += 50 * MS) {
+        tick(&c, now);
+        peer_state(&c, 0, true, now); /* a live peer: every probe and frame acknowledged */
+        if (now < t0 + 29900 * MS)
+            CHECK(!c.link_down && mc_peer_is_up(c.n, PEER));
+    }
+    CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_REASM);
+    CHECK(c.down_at >= t0 + 30000 * MS && c.down_at <= t0 + 30050 * MS);
+    CHECK(c.peer_down == 1 && !mc_peer_is_up(c.n, PEER));
+    mc_get_stats(c.n, &st);
+    CHECK(st.n_reasm == 0 && st.reasm_timeouts == 1);
+    /* Our decision: the node's next setup frames carry a later loss epoch (RFC 7.7). */
+    for (uint64_t t = now; t <= now + 1000 * MS && c.last_epoch_tx == epoch0; t += 10 * MS)
+        tick(&c, t);
+    CHECK(c.last_epoch_tx != 0xDEADBEEF && c.last_epoch_tx > epoch0);
+    teardown(&c);
+}
+
+/* MSG-FRAG-6: the node announces a MAX_MESSAGE above 1 MiB, sends a peer that announced
+ * none nothing above 1 MiB, and a peer that announced 2 MiB nothing above that. */
+static void test_max_message(void)
+{
+    static uint8_t big[3u << 20];
+    const uint32_t CH = MP_CHAN_FIRST_PATH; /* a core channel: the path layer is off */
+    for (int announce = 0; announce < 2; announce++) {
+        ctx c;
+        setup_opts(&c, 16, &(opts){.max_message = 4u << 20, .no_paths = true,
+                                   .peer_max_msg = announce ? 2u << 20 : 0});
+        CHECK(c.iut_max_msg == 4u << 20);
+        uint64_t now = 3 * MS;
+        CHECK(mc_send(c.n, PEER, CH, MP_T_DATA, big, (1u << 20) + 1, now, NULL) ==
+              (announce ? MC_OK : MC_ETOOBIG));
+        CHECK(mc_send(c.n, PEER, CH, MP_T_DATA, big, 2u << 20, now, NULL) ==
+              (announce ? MC_OK : MC_ETOOBIG));
+        CHECK(mc_send(c.n, PEER, CH, MP_T_DATA, big, (2u << 20) + 1, now, NULL) == MC_ETOOBIG);
+        CHECK(mc_send(c.n, PEER, CH, MP_T_DATA, big, 1u << 20, now, NULL) == MC_OK);
+        teardown(&c);
+    }
+    /* The default node (1 MiB) announces nothing: 1 MiB is implied. */
+    ctx c;
+    setup(&c, 17);
+    CHECK(c.iut_max_msg == 0 && c.last_act_len > 0);
+    teardown(&c);
+}
+
+/* PROBE_INTERVAL (RFC 4.2): the effective interval is the smallest of tolerance / 4 and
+ * what either end asked for; a silent link is probed at that interval. */
+static void test_probe_interval(void)
+{
+    const struct { uint16_t mine, theirs, want; } cases[] = {
+        {0, 0, 125}, {0, 20, 20}, {30, 0, 30}, {30, 20, 20}, {10, 40, 10}, {200, 0, 125}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ctx c;
+        setup_opts(&c, 18, &(opts){.probe_ms = cases[k].mine, .peer_probe_ms = cases[k].theirs});
+        CHECK(c.iut_probe_ms == cases[k].mine);
+        mc_link_info li;
+        CHECK(mc_link_get(c.n, PEER, 0, &li) == MC_OK);
+        CHECK(li.probe_ms == cases[k].want);
+        /* The peer acknowledges everything, then goes quiet: probes at the interval. */
+        uint64_t now = 2 * MS;
+        for (; now <= 50 * MS; now += 1 * MS)
+            tick(&c, now);
+        peer_state(&c, 0, true, now);
+        unsigned p0 = c.probes;
+        uint64_t t0 = now;
+        for (; now < t0 + 3 * (uint64_t)cases[k].want * MS + MS / 2 && !c.link_down; now += MS / 4)
+            tick(&c, now);
+        CHECK(c.probes - p0 == 3);
+        teardown(&c);
+    }
+}
+
+/* The peer opens a path to an auto-accepting device (PATH_ACCEPT is cseq 0 of the
+ * peer's channel); the node's next allocation is refused while it sends a message on it,
+ * after the path layer gave the message cseq 1. */
+static void test_path_nomem(void)
+{
+    ctx c;
+    setup(&c, 19);
+    CHECK(mc_path_device_add(c.n, 1, MC_DEV_AUTO_ACCEPT) == MC_OK);
+    mp_frame f;
+    memset(&f, 0, sizeof f);
+    f.hdr.type = MP_T_PATH_OPEN;
+    f.hdr.seq = c.snd_nxt++;
+    f.hdr.ack = (uint16_t)(c.rcv_nxt - 1);
+    f.u.open.src_path = 0x100;
+    f.u.open.src_device = 9;
+    f.u.open.dst_device = 1;
+    f.u.open.credit = 64;
+    f.u.open.pkind = MP_PK_UNICAST;
+    inject(&c, &f, 3 * MS);
+    CHECK(mc_flush(c.n, 3 * MS) == MC_OK);
+    CHECK(c.path >= MP_CHAN_FIRST_PATH && c.path_state == 3 /* MPA_ST_OPEN */);
+    c.fail_allocs = 1;
+    CHECK(mc_path_send(c.n, c.path, "lost", 4, 4 * MS) == MC_ENOMEM);
+    CHECK(c.fail_allocs == 0); /* the refusal was the message's own allocation */
+    CHECK(mc_flush(c.n, 4 * MS) == MC_OK);
+    CHECK(c.path_state == 5 /* MPA_ST_BROKEN */ && c.path_reason == MP_R_NO_RESOURCES);
+    /* The first PATH_ABORT the node sends takes the position the message was given. */
+    CHECK(c.aborts_tx >= 1 && c.abort_chan == 0x100 && c.abort_cseq == 1 &&
+          c.abort_error == MP_R_NO_RESOURCES);
+    teardown(&c);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -608,6 +812,10 @@ int main(int argc, char **argv)
     RUN("ack_session", test_ack_session);
     RUN("activate_new_session", test_activate_new_session);
     RUN("peer_epoch", test_peer_epoch);
+    RUN("reasm_timeout", test_reasm_timeout);
+    RUN("max_message", test_max_message);
+    RUN("probe_interval", test_probe_interval);
+    RUN("path_nomem", test_path_nomem);
     if (failures) {
         fprintf(stderr, "test_conform: %d failure(s)\n", failures);
         return 1;

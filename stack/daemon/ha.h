@@ -1,0 +1,44 @@
+/*
+ * ha.h — msgrd's HA services (prefix mhd_): the thin OS shell around the management
+ * microkernel and the HA elements of stack/ha (RFC 10, ARMOR model).
+ *
+ * On every node msgrd hosts three management entities, each an mk_kernel:
+ *   entity 0  the node microkernel: heartbeat responder, checkpoint store;
+ *   entity 1  the fault-tolerance manager (when [ha] ftm = active|standby);
+ *   entity 4  the execution supervisor (mha_exec) and the heartbeat watcher (mha_hb) that
+ *             watches the processes it starts.
+ * MGMT on channel 0 from peers reaches them through the runtime's events; what they emit
+ * goes out over the node's links (mc_send), to the local entities, or to the supervised
+ * processes.  Each process started from an [exec] section gets a SOCK_SEQPACKET
+ * management channel (fd 3, MSGR_HA_FD) carrying MGMT frames: it runs its own microkernel
+ * there (libmsgr's msgr_ha.h) and answers heartbeats, registers and checkpoints.
+ *
+ * The shell does only the OS work that the sans-I/O elements ask for: fork/exec, SIGKILL,
+ * reaping (pidfd), a timerfd at the kernels' next deadline.  Detection and decisions are
+ * the elements': a crash or exit is the supervisor's report, a hang the watcher's, a
+ * restart the FTM's RECOVER.
+ */
+#ifndef MSGRD_HA_H
+#define MSGRD_HA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "rt.h"
+
+typedef struct mhd mhd;
+
+/* Builds the kernels and elements from cfg (copied).  Nothing starts yet. */
+int mhd_create(mrt *rt, const msgrd_conf_ha *cfg, uint32_t node_id, const char *socket_path,
+               mhd **out);
+/* Registers the configured processes with the FTM and launches those whose home is here. */
+int mhd_start(mhd *h);
+/* The runtime's events (called from msgrd's event callback; does not call into the node). */
+void mhd_event(mhd *h, const mc_event *ev);
+/* msgrctl ha | proc | iop (srv.h msrv_ctl_ext_fn). */
+int mhd_ctl(void *h, const void *req, int json, char *out, size_t cap);
+/* Stops the supervised processes (SIGTERM, then SIGKILL after 1 s) and frees everything. */
+void mhd_destroy(mhd *h);
+
+#endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctlout.h"
 #include "naming.h"
 #include "path.h"
 #include "srv_int.h"
@@ -28,31 +29,13 @@ typedef struct out {
 static void o_printf(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void o_printf(out *o, const char *fmt, ...)
 {
-    if (o->len >= o->cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+    msrv_out_vappend(o->b, o->cap, &o->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
 }
 
-/* A JSON string: escapes quotes, backslashes and control bytes. */
-static void o_jstr(out *o, const char *s, size_t n)
-{
-    o_printf(o, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            o_printf(o, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7F)
-            o_printf(o, "\\u%04x", ch);
-        else
-            o_printf(o, "%c", ch);
-    }
-    o_printf(o, "\"");
-}
+static void o_jstr(out *o, const char *s, size_t n) { msrv_out_jstr(o->b, o->cap, &o->len, s, n); }
 
 static void o_sep(out *o)
 {

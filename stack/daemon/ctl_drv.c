@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctlout.h"
 #include "mc.h"
 #include "naming.h"
 #include "path.h"
@@ -165,14 +166,10 @@ typedef struct dout {
 static void d_printf(dout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void d_printf(dout *o, const char *fmt, ...)
 {
-    if (o->len >= o->cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+    msrv_out_vappend(o->b, o->cap, &o->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
 }
 
 static bool a_is(const mipc_req *q, int i, const char *w)

@@ -2,6 +2,7 @@
  * ha.c — msgrd's HA services (ha.h): the OS shell around stack/ha's microkernels.
  */
 #define _GNU_SOURCE
+#include "ctlout.h"
 #include "ha.h"
 
 #include <errno.h>
@@ -836,30 +837,13 @@ typedef struct hout {
 static void hp(hout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void hp(hout *o, const char *fmt, ...)
 {
-    if (o->len + 1 >= o->cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+    msrv_out_vappend(o->b, o->cap, &o->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
 }
 
-static void hjstr(hout *o, const char *s)
-{
-    hp(o, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            hp(o, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            hp(o, "\\u%04x", c);
-        else
-            hp(o, "%c", c);
-    }
-    hp(o, "\"");
-}
+static void hjstr(hout *o, const char *s) { msrv_out_jstr(o->b, o->cap, &o->len, s, strlen(s)); }
 
 static const char *ent_state_name(int s)
 {

@@ -10,6 +10,7 @@
  * TAP meanwhile and TCP slows down instead of losing.
  */
 #define _GNU_SOURCE
+#include "ctlout.h"
 #include "minet.h"
 
 #include <errno.h>
@@ -216,14 +217,10 @@ typedef struct mout {
 static void mo(mout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mo(mout *o, const char *fmt, ...)
 {
-    if (o->len + 1 >= o->cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+    msrv_out_vappend(o->b, o->cap, &o->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        o->len = o->len + (size_t)n < o->cap ? o->len + (size_t)n : o->cap - 1;
 }
 
 typedef struct rows {

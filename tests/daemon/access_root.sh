@@ -25,22 +25,7 @@ getent group daemon >/dev/null && id nobody >/dev/null 2>&1 ||
 PY=${2:-/usr/bin/python3}
 T=$(mktemp -d /tmp/msgr-acc.XXXXXX)
 chmod 0755 "$T" # nobody must reach the sockets
-PIDS=()
-KEEP=0
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $KEEP = 1 ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$T"/*.err "$T"/*.out; do [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
-  KEEP=1
-  exit 1
-}
+. "$(dirname "$0")/proc_lib.sh"
 wait_ready() {
   local end=$((SECONDS + 30))
   until grep -q READY "$1"; do [ $SECONDS -ge $end ] && fail "no READY in $1"; sleep 0.05; done

@@ -20,36 +20,8 @@ BIN=$1
 PY=${2:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/msgr-sec.XXXXXX)
-PIDS=()
-KEEP=0
 N=6000
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $KEEP = 1 ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$T"/*.err "$T"/*.out; do [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
-  KEEP=1
-  exit 1
-}
-until_ok() {
-  local secs=$1 what=$2 end; shift 2
-  end=$((SECONDS + secs))
-  until "$@" 2>/dev/null; do
-    [ $SECONDS -ge $end ] && fail "timeout ($secs s): $what"
-    sleep 0.05
-  done
-}
-has_line() { grep -q -- "$2" "$1"; }
-q() {
-  "$BIN/msgrctl" -s "$1" -j $2 >"$T/q.json" 2>/dev/null || return 1
-  "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$T/q.json"
-}
+. "$(dirname "$0")/proc_lib.sh"
 # sec K FIELD: node K's value of FIELD in its (only) link sec row.
 sec() {
   "$BIN/msgrctl" -s "$T/$1.sock" -j link sec |

@@ -19,40 +19,12 @@ set -euo pipefail
 BIN=$1
 PY=${2:-/usr/bin/python3}
 T=$(mktemp -d /tmp/msgr-2n.XXXXXX)
-PIDS=()
-KEEP=0
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $KEEP = 1 ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
+. "$(dirname "$0")/proc_lib.sh"
+pl_fail_extra() {
   local k
   for k in a b; do # is the daemon still answering?
     echo "--- msgrctl $k name: $(timeout 5 "$BIN/msgrctl" -s "$T/$k.sock" -j name 2>&1)"
   done
-  local f
-  for f in "$T"/*.err "$T"/*.out; do [ -s "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
-  KEEP=1
-  exit 1
-}
-# until_ok SECONDS WHAT CMD...: poll CMD (every 50 ms) until it succeeds, bounded.
-until_ok() {
-  local secs=$1 what=$2 end; shift 2
-  end=$((SECONDS + secs))   # by the clock: CMD itself may be slow on a loaded box
-  until "$@" 2>/dev/null; do
-    [ $SECONDS -ge $end ] && fail "timeout ($secs s): $what"
-    sleep 0.05
-  done
-}
-has_line() { grep -q -- "$2" "$1"; }
-# q SOCK WHAT PYEXPR: msgrctl -j WHAT on SOCK, true if PYEXPR holds (j = the JSON).
-q() {
-  "$BIN/msgrctl" -s "$1" -j $2 >"$T/q.json" 2>/dev/null || return 1
-  "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$T/q.json"
 }
 
 "$BIN/msgrd" --node-id 2 --foreground --socket "$T/b.sock" \

@@ -553,9 +553,11 @@ static void check_paths(void)
                 ri.state != MPA_ST_OPEN)
                 continue;
             tpath *r = tp_find(&nodes[1 - i], si.peer_path);
-            FZ_CHECKF(r && r->rx_count == t->sent, "node %d path %u: sent %u, node %d "
-                      "path %u delivered %u after draining", i, t->id, t->sent, 1 - i,
-                      si.peer_path, r ? r->rx_count : 0);
+            if (!r)
+                continue; /* the receiver's table was full when the path came: untracked */
+            FZ_CHECKF(r->rx_count == t->sent, "node %d path %u: sent %u, node %d path %u "
+                      "delivered %u after draining", i, t->id, t->sent, 1 - i, si.peer_path,
+                      r->rx_count);
         }
 }
 

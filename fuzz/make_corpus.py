@@ -523,6 +523,22 @@ def conf_seeds(out):
         b"[ha]\nhb_period_ms = 9\nhb_threshold = 101\nftm = leader\nbudget = 65\n"
         b"[exec]\nname = a\n[exec]\nname = x\ncommand = y\n[exec]\nname = x\ncommand = z\n"
         b"entity = 0xff\non_exit = sometimes\n")
+    # The FTM's monitor (stack/daemon/conf_ha.c): watch_ftm and ftm_candidates, then bad
+    # values (a node twice, five candidates, an empty entry, yes/no misspelt).
+    out["conf"]["s-ha-watch"] = (
+        b"node_id = 3\n[ha]\nftm = off\nftm_node = 1\nwatch_ftm = yes\nftm_candidates = 1, 2\n"
+        b"ftm_candidates = 2,2\nftm_candidates = 1,2,3,4,5\nftm_candidates = 1,,2\n"
+        b"watch_ftm = maybe\n")
+    # [iop NAME] (stack/daemon/conf_iop.c): every key; then bad names, a duplicate slot,
+    # values past their limits and a standby that names no [iop].
+    out["conf"]["s-iop"] = (
+        b"node_id = 1\n[ha]\nftm = active\n[iop io1]\nnode = 11\nslot = 1\n"
+        b"config = /etc/msgr/io1.conf\nmsgrd = /usr/sbin/msgrd\nsocket = /run/msgr/io1.sock\n"
+        b"shim = bus1\nshim_sock = /run/msgr/bus1.shim\nstandby = io2\ndrain_ms = 5000\n"
+        b"boot_ms = 10000\nautoboot = no\n[iop io2]\nnode = 12\nslot = 2\nstandby = io1\n")
+    out["conf"]["s-iop-limits"] = (
+        b"[iop a]\nnode = 3\nslot = 1\n[iop b]\nnode = 4\nslot = 1\n[iop c/d]\n[iop ]\n"
+        b"[iop e]\nnode = 0\nslot = 256\ndrain_ms = 9\nautoboot = maybe\nstandby = zz\n")
 
 
 def stack_seeds(out):

@@ -497,7 +497,9 @@ class Node:
             self.loss_epoch = (self.loss_epoch + 1) & 0xFFFFFFFF
             self.epoch_for[nid] = self.loss_epoch
         for l in self.links.values():
-            if l.peer_id == nid and l.state != RESET:
+            # our own loss: RESET endpoints whose session the peer knows start over too
+            # (MSG-LINK-41), so that no link is set up before the peer sees the new epoch
+            if l.peer_id == nid and (l.state != RESET or (decided and l.resets_sent)):
                 l.enter_reset()
         n = len(lost) + len(p["backlog"])
         if n:

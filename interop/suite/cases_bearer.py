@@ -145,8 +145,7 @@ def t_incarnation(ctx):
     check(e is not None, "control: a DISCOVER with a new incarnation did not purge the peer")
 
 
-@case("minet_not_announced", ["MSG-MINET-5"],
-      xfail="stack bug: the core keeps no peer CAPS and sends MINET to any peer (mc_send)")
+@case("minet_not_announced", ["MSG-MINET-5"])
 def t_minet(ctx):
     """No MINET frame goes to a peer that has not announced MINET (CAPS)."""
     _up(ctx)

@@ -161,9 +161,7 @@ def t_minet_domain(ctx):
         ctx.tapdev.close()
 
 
-@case("minet_only_to_announcing_peers", ["MSG-MINET-5"], bearers=("udp",),
-      xfail="stack bug: msgrd's MINET (stack/daemon/minet.c) floods to every peer up, "
-            "whatever its CAPS", xfail_impl="msgrd")
+@case("minet_only_to_announcing_peers", ["MSG-MINET-5"], bearers=("udp",))
 def t_minet_caps(ctx):
     """A broadcast from the TAP goes to the peer that announced MINET (CAPS) and not to
     the one that did not."""

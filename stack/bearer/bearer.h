@@ -99,6 +99,7 @@ struct mb_stats {
     uint64_t doorbells_tx;          /* pcie: doorbells rung for the peer */
     uint64_t doorbells_rx;          /* pcie: wake-ups received */
     uint64_t carrier_changes;       /* serial, pcie: up<->down transitions */
+    uint64_t proto_errors;          /* pcie: ring index out of range: window reset (MSG-SHM-7) */
 };
 
 /* ---- The frame callback: the one way back into the layer above ---------------------- */

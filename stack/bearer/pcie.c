@@ -644,27 +644,46 @@ static bool mb_pcie_running(const struct mb_pcie *p)
 }
 
 /* Free slots in the outgoing ring (refreshing the cached consumer index if needed). */
-static uint32_t mb_pcie_tx_room(struct mb_pcie *p)
+static void mb_pcie_peer_gone(struct mb_bearer *b, const char *why);
+
+/* Free slots in our TX ring.  A consumer index that the peer moved beyond what we
+ * produced (or more than a ring behind) is a protocol error that resets the window
+ * (MSG-SHM-7): reading it as a full ring would stall the link silently instead. */
+static bool mb_pcie_tx_cons_fresh(struct mb_bearer *b)
 {
+    struct mb_pcie *p = b->priv;
+    uint32_t c = mb_a_load(p->tx.cons, memory_order_acquire);
+    if (p->tx_prod - c > p->slot_count) {
+        b->st.proto_errors++;
+        mb_pcie_peer_gone(b, "consumer index out of range");
+        return false;
+    }
+    p->tx_cons_cache = c;
+    return true;
+}
+
+static uint32_t mb_pcie_tx_room(struct mb_bearer *b)
+{
+    struct mb_pcie *p = b->priv;
     uint32_t used = p->tx_prod - p->tx_cons_cache;
     if (used >= p->slot_count) {
-        p->tx_cons_cache = mb_a_load(p->tx.cons, memory_order_acquire);
-        used = p->tx_prod - p->tx_cons_cache;
-        if (used > p->slot_count) /* the peer wrote nonsense; treat as full */
+        if (!mb_pcie_tx_cons_fresh(b))
             return 0;
+        used = p->tx_prod - p->tx_cons_cache;
     }
     return p->slot_count - used;
 }
 
 /* Full ring: ask the consumer for a doorbell when it frees a slot, then re-check. */
-static uint32_t mb_pcie_tx_room_or_wait(struct mb_pcie *p)
+static uint32_t mb_pcie_tx_room_or_wait(struct mb_bearer *b)
 {
-    uint32_t room = mb_pcie_tx_room(p);
-    if (room || p->poll_mode) /* busy-poll: the caller spins; no doorbell wanted */
+    struct mb_pcie *p = b->priv;
+    uint32_t room = mb_pcie_tx_room(b);
+    if (room || p->poll_mode || !mb_pcie_running(p)) /* busy-poll: the caller spins */
         return room;
     mb_a_store(p->tx.need_space, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
-    return mb_pcie_tx_room(p);
+    return mb_pcie_tx_room(b);
 }
 
 static uint8_t *mb_pcie_slot(const struct mb_pcie *p, const struct mb_ring *r, uint32_t idx)
@@ -698,9 +717,9 @@ static int mb_pcie_send_batch(struct mb_bearer *b, const struct mb_txmsg *v, uns
         return MB_EDOWN;
     if (p->reserved)
         return MB_EINVAL;
-    uint32_t room = mb_pcie_tx_room_or_wait(p);
+    uint32_t room = mb_pcie_tx_room_or_wait(b);
     if (room == 0)
-        return MB_EAGAIN;
+        return mb_pcie_running(p) ? MB_EAGAIN : MB_EDOWN;
     if (n > room)
         n = room;
     for (unsigned i = 0; i < n; i++) {
@@ -733,7 +752,9 @@ int mb_pcie_reserve(struct mb_bearer *b, uint8_t **data, size_t *cap)
     }
     if (p->reserved)
         return MB_EINVAL;
-    if (mb_pcie_tx_room_or_wait(p) == 0) {
+    if (mb_pcie_tx_room_or_wait(b) == 0) {
+        if (!mb_pcie_running(p))
+            return MB_EDOWN;
         b->st.tx_full++;
         return MB_EAGAIN;
     }
@@ -899,9 +920,14 @@ static int mb_pcie_on_readable(struct mb_bearer *b, unsigned budget)
     bool more;
     int d = mb_pcie_drain(b, budget, &more);
     if (d == MB_EPROTO) {
+        b->st.proto_errors++;
         mb_pcie_peer_gone(b, "producer index out of range");
         return 0;
     }
+    /* The consumer index of our ring is read on every wake-up, not only when the ring
+     * looks full, so that a peer's bad index is caught while we still send little. */
+    if (look && !mb_pcie_tx_cons_fresh(b))
+        return d;
     if (more && !p->poll_mode) { /* keep our fd readable: frames are waiting */
         uint64_t one = 1;
         (void)!write(p->my_bell, &one, sizeof one);

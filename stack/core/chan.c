@@ -206,6 +206,8 @@ static int send_body(mc_node *n, uint32_t peer, uint32_t chan, uint8_t type, con
         return MC_ENOTCONN;
     if (len > p->max_message) /* what the peer said it reassembles (MSG-FRAG-6) */
         return MC_ETOOBIG;
+    if (type == MP_T_MINET && !(p->caps & MP_CAP_MINET)) /* MSG-MINET-5 */
+        return MC_ENOTSUP;
     /* Path channels are paced end to end by credit; only the rest is bounded here. */
     if (core_numbered(n, chan) && p->queued_bytes && p->queued_bytes + len > n->cfg.max_queue_bytes)
         return MC_EAGAIN;
@@ -492,6 +494,15 @@ static void rx_msg(mc_node *n, mc_peer *p, uint32_t chan, uint32_t cseq, uint8_t
     drain_held(n, c);
 }
 
+/* A path channel is numbered by the path layer, not here: has it already taken cseq
+ * from this peer (a copy resent after failover)? */
+static bool path_has_taken(const mc_node *n, const mc_peer *p, uint32_t chan, uint32_t cseq)
+{
+    mpa_info pi;
+    return n->paths && mpa_get_info(n->paths, chan, &pi) == MPA_OK && !pi.is_group &&
+           pi.peer_node == p->node_id && mp_seq32_lt(cseq, pi.rx_next);
+}
+
 static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
 {
     const mp_fragment *fr = &f->u.fragment;
@@ -516,6 +527,13 @@ static void rx_fragment(mc_node *n, mc_link *l, mc_peer *p, const mp_frame *f)
     }
     mc_reasm *r = c->reasm;
     if (r && r->cseq != cseq) {
+        /* After a failover the resent copy of a message the path already has can
+         * arrive in the middle of the next message's series, whose first fragments
+         * came (and were acknowledged) on the old link: keep that series. */
+        if (!numbered && path_has_taken(n, p, chan, cseq)) {
+            mc__drop(n, MC_DROP_DUP_CSEQ);
+            return;
+        }
         if (fr->offset != 0) {
             /* Path channel (a numbered one cannot get here): the tail of an earlier
              * message resent after failover, ahead of the resent start of this one. */
@@ -809,10 +827,14 @@ void mc__peer_link_down(mc_node *n, mc_peer *p, int link_reason, uint64_t now)
     for (mc_link *l = p->links; l; l = l->pnext)
         if (l->state == MC_LS_ESTABLISHED)
             return;
-    /* A last link that the peer reset is a loss the peer caused: it has reset its end,
-     * so it knows, and announcing it back (a later epoch) would make each end purge
-     * the other in turn for ever.  Silence, a stall or a local detach is our decision. */
-    n->announce_loss = link_reason != MC_DOWN_PEER_RESET;
+    /* Every last-link loss is our decision to purge, whatever took the link down, and is
+     * announced (a later PEER_EPOCH): a peer that reset one link may still hold another
+     * it thinks established and would fail our unacknowledged traffic over to it into
+     * channel state we have just reset (RFC 7.7).  No purge ping-pong follows, because
+     * after the purge below no endpoint of ours can be set up without the peer first
+     * seeing that epoch (and purging), so its purge never resets a link we set up since. */
+    (void)link_reason;
+    n->announce_loss = true;
     mc__peer_lost(n, p, MC_DOWN_LAST_LINK, now);
     n->announce_loss = false;
 }
@@ -829,24 +851,43 @@ void mc__peer_lost(mc_node *n, mc_peer *p, int reason, uint64_t now)
     }
     if (reason == MC_DOWN_INCARNATION) {
         /* Setup frames of the old incarnation are void: every endpoint starts over. */
-        for (mc_link *l = p->links; l; l = l->pnext)
+        for (mc_link *l = p->links; l; l = l->pnext) {
             if (l->state != MC_LS_RESET || l->peer_session_known)
                 mc__link_down(n, l, MC_DOWN_INCARNATION, false, now);
+            l->floor_set = l->prev_known = false; /* new life, new session numbering */
+        }
     } else if (reason == MC_DOWN_LAST_LINK) {
+        /* Every peer session seen so far is from before this purge (RFC 7.7). */
+        for (mc_link *l = p->links; l; l = l->pnext) {
+            bool known = l->peer_session_known || l->prev_known;
+            uint16_t s = l->peer_session_known ? l->peer_session : l->prev_peer_session;
+            if (known && (!l->floor_set || mp_seq16_lt(l->session_floor, s))) {
+                l->session_floor = s;
+                l->floor_set = true;
+            }
+        }
         /* An endpoint still setting up learned the peer's session before this purge, and
          * the peer has not purged yet: a sequenced frame on it (row 17) could carry a
-         * message we delivered before, into channel state that starts again at 0.  It
-         * starts over with a later session, so only a fresh handshake sets it up. */
+         * message we delivered before, into channel state that starts again at 0.  One
+         * in RESET whose session the peer has seen could be completed by an ACTIVATE the
+         * peer sent before it learned of this purge.  Both start over with a later
+         * session, so only a handshake that carries our new epoch sets them up. */
         for (mc_link *l = p->links; l; l = l->pnext)
-            if (l->state == MC_LS_ESTABLISHING)
+            if (l->state == MC_LS_ESTABLISHING || (l->state == MC_LS_RESET && l->session_told))
                 mc__link_start_reset(n, l, now);
     } else if (reason == MC_DOWN_PEER_EPOCH) {
         /* The peer has purged us: what was established with it is stale, without
-         * failover.  Endpoints still setting up carry no state and go on with the
-         * handshake; resetting them too would reset the peer's fresh links in turn. */
-        for (mc_link *l = p->links; l; l = l->pnext)
+         * failover.  Endpoints still setting up go on with the handshake (resetting
+         * them would reset the peer's fresh links in turn), but the peer session they
+         * learned before the purge may be one whose late frames carry messages from
+         * before it: only a setup frame learned from now on may set them up, never a
+         * LINK_STATE or a sequenced frame of that session (rows 15, 17). */
+        for (mc_link *l = p->links; l; l = l->pnext) {
             if (l->state == MC_LS_ESTABLISHED)
                 mc__link_down(n, l, MC_DOWN_PEER_EPOCH, false, now);
+            else if (l->state == MC_LS_ESTABLISHING)
+                l->learned_stale = true;
+        }
     }
     /* Channel sequences restart at 0 with the peer's next life. */
     mc__chan_purge_peer(n, p);

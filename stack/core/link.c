@@ -112,6 +112,7 @@ static void send_ctl(mc_node *n, mc_link *l, uint8_t type)
     lk->peer_id = l->peer->node_id;
     lk->incarnation = n->incarnation;
     lk->session = l->session;
+    l->session_told = true;
     lk->next_seq = l->snd_nxt;
     /* Advertise our own settings; the effective values are the negotiated ones. */
     lk->tolerance_ms = l->bearer->cfg.tolerance_ms;
@@ -119,7 +120,13 @@ static void send_ctl(mc_node *n, mc_link *l, uint8_t type)
     lk->mtu = l->bearer->cfg.mtu;
     lk->priority = l->bearer->cfg.priority;
     lk->lflags = l->bearer->cfg.standby ? MP_LFLAG_STANDBY : 0;
-    uint8_t ack_session[2], epoch[4], maxmsg[4], probe[2];
+    uint8_t ack_session[2], epoch[4], maxmsg[4], probe[2], caps[4];
+    /* CAPS when we have more than what a peer assumes without it (RFC 4.3): MINET in
+     * particular, which the peer must see before it sends us any (MSG-MINET-5). */
+    if (mc__caps(n) != (MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT)) {
+        mp_put32(caps, mc__caps(n));
+        lk->opts.v[lk->opts.n++] = (mp_opt){.type = MP_OPT_CAPS, .len = 4, .val = caps};
+    }
     /* What we reassemble, when more than the 1 MiB every node must (MSG-FRAG-6). */
     if (n->cfg.max_message > MP_MIN_MESSAGE_SUPPORT) {
         mp_put32(maxmsg, n->cfg.max_message);
@@ -295,9 +302,20 @@ void mc__link_start_reset(mc_node *n, mc_link *l, uint64_t now)
      * can then tell a late setup frame of an older session from a real reset, which a
      * purely random session cannot (reordered setup frames made links flap). */
     l->session = (uint16_t)(l->session + 1 + (mc__rand(n) & 0xFF));
-    l->snd_nxt = l->snd_una = (uint16_t)mc__rand(n);
+    /* Sequenced frames carry no session, so a late frame of the session that just ended
+     * must not land in the new window: the new numbering starts a random distance of a
+     * quarter to three quarters of the space away from where the old one stood (RFC
+     * 6.2).  A purge reset the channel state meanwhile, and such a frame would deliver
+     * an old message again. */
+    l->snd_nxt = l->snd_una = (uint16_t)(l->snd_nxt + 0x4000u + (mc__rand(n) & 0x7FFFu));
+    if (l->peer_session_known) {
+        l->prev_peer_session = l->peer_session;
+        l->prev_known = true;
+    }
     l->peer_session_known = false;
     l->tx_started = l->rx_started = false;
+    l->session_told = false;
+    l->learned_stale = false;
     l->tolerance_ms = l->bearer->cfg.tolerance_ms;
     l->window = l->bearer->cfg.window;
     l->mtu = l->bearer->cfg.mtu;
@@ -320,6 +338,8 @@ static void learn(mc_link *l, const mp_link *lk)
 {
     l->peer_session = lk->session;
     l->peer_session_known = true;
+    l->learned_stale = false;
+    l->floor_set = false; /* the learned session is later: the usual check takes over */
     l->rcv_nxt = lk->next_seq;
     l->peer_next = lk->next_seq;
     l->peer_tolerance_ms = lk->tolerance_ms;
@@ -336,6 +356,9 @@ static void learn(mc_link *l, const mp_link *lk)
     l->peer_probe_ms = o && o->len == 2 ? mp_get16(o->val) : 0;
     o = mp_opt_find(&lk->opts, MP_OPT_MAX_MESSAGE);
     l->peer->max_message = o && o->len == 4 ? mp_get32(o->val) : MP_MIN_MESSAGE_SUPPORT;
+    o = mp_opt_find(&lk->opts, MP_OPT_CAPS);
+    l->peer->caps = o && o->len == 4 ? mp_get32(o->val)
+                                     : MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT;
     if (l->rto > rto_max(l))
         l->rto = rto_max(l);
 }
@@ -368,6 +391,13 @@ void mc__link_on_ctl(mc_node *n, mc_link *l, const mp_frame *f, uint64_t now)
     bool same = l->peer_session_known && lk->session == l->peer_session;
     if (l->peer_session_known && mp_seq16_lt(lk->session, l->peer_session)) {
         mc__drop(n, MC_DROP_STALE_SESSION); /* from before the peer's latest reset */
+        return;
+    }
+    if (!l->peer_session_known && l->floor_set && !mp_seq16_lt(l->session_floor, lk->session)) {
+        /* A session seen before we purged the peer: a late setup frame.  Learning it
+         * would let late sequenced frames of that session into the channel state the
+         * purge reset (row 17).  The peer's next reset brings a later one (RFC 7.7). */
+        mc__drop(n, MC_DROP_STALE_SESSION);
         return;
     }
     /* No refresh of last-heard here: a late copy of a setup frame is no sign that the
@@ -529,7 +559,7 @@ void mc__link_on_state(mc_node *n, mc_link *l, const mp_frame *f, uint64_t now)
         mc__drop(n, MC_DROP_STALE_SESSION);
         return;
     }
-    if (l->state == MC_LS_ESTABLISHING)
+    if (l->state == MC_LS_ESTABLISHING && !l->learned_stale)
         establish(n, l, now);
     if (l->state != MC_LS_ESTABLISHED) {
         mc__drop(n, MC_DROP_NOT_ESTABLISHED);
@@ -630,7 +660,7 @@ void mc__link_on_seq(mc_node *n, mc_link *l, const uint8_t *buf, size_t len, con
                      uint64_t now)
 {
     uint16_t seq = h->seq;
-    if (l->state == MC_LS_ESTABLISHING && l->peer_session_known &&
+    if (l->state == MC_LS_ESTABLISHING && l->peer_session_known && !l->learned_stale &&
         (uint16_t)(seq - l->rcv_nxt) < l->window) {
         /* The peer is up and already sending in the session we learned. */
         establish(n, l, now);

@@ -52,7 +52,8 @@ enum mc_err {
     MC_ETOOBIG = -6,   /* message larger than max_message */
     MC_ECODEC = -7,    /* the codec refused to encode or decode (see counters) */
     MC_ENOENT = -8,    /* no such bearer, peer, name or path */
-    MC_ENOTSUP = -9,   /* not built in (e.g. naming or paths not integrated) */
+    MC_ENOTSUP = -9,   /* not built in (e.g. naming or paths not integrated), or the peer
+                        * lacks the capability (MINET to a peer without CAP_MINET) */
     MC_EEXIST = -10,   /* already exists */
     MC_ESTATE = -11,   /* not allowed in the current state */
     MC_EAUTH = -12,    /* refused by the security policy, or not authenticated */
@@ -407,6 +408,14 @@ int mc_foreach_link(const mc_node *n, int (*fn)(void *user, const mc_link_info *
 int mc_link_get(const mc_node *n, uint32_t peer, int bearer, mc_link_info *out);
 /* True if at least one link to peer is established. */
 bool mc_peer_is_up(const mc_node *n, uint32_t peer);
+/* Capabilities (MP_CAP_*, RFC 4.3) announced beyond those every node has.  Today only
+ * MP_CAP_MINET: a MINET port announces it, and no MINET frame goes to a peer that has not
+ * announced it (MSG-MINET-5).  Set it before bearers are attached: setup frames carry it,
+ * so links set up earlier tell the peer only at their next reset.  MC_EINVAL otherwise. */
+int mc_set_caps(mc_node *n, uint32_t caps);
+/* The peer's capabilities as its last LINK_RESET/LINK_ACTIVATE announced them (without
+ * CAPS: BUNDLE | FRAGMENT | MGMT), or 0 for an unknown peer. */
+uint32_t mc_peer_caps(const mc_node *n, uint32_t peer);
 
 /* ---- Secured links ------------------------------------------------------------------------
  * Security state of the link (peer, bearer): MC_ENOENT if there is no such link.  A

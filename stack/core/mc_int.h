@@ -121,6 +121,7 @@ struct mc_peer {
     uint32_t epoch_out, epoch_in;
     bool epoch_in_known;
     uint32_t max_message; /* its MAX_MESSAGE; 1 MiB until it announces more (MSG-FRAG-6) */
+    uint32_t caps;        /* its CAPS from its last setup frame (RFC 4.3) */
     mc_link *links;      /* via link->pnext */
     mc_chan *chans;
     size_t queued_bytes; /* queued + in flight, for MC_EAGAIN */
@@ -139,6 +140,12 @@ struct mc_link {
     bool peer_session_known;
     bool peer_standby;
     bool tx_started, rx_started; /* a sequenced frame was sent / accepted this session */
+    bool session_told;   /* a setup frame of this session went out: the peer may know it */
+    bool learned_stale;  /* the peer session we know predates a purge by PEER_EPOCH */
+    /* A purge of the peer (last link lost) makes every peer session seen before it
+     * stale: setup frames up to session_floor are dropped until we learn a later one. */
+    bool floor_set, prev_known;
+    uint16_t session_floor, prev_peer_session; /* prev: the one start_reset forgot */
     uint16_t session, peer_session;
     uint16_t tolerance_ms, peer_tolerance_ms, window, mtu;
     uint16_t peer_probe_ms;  /* the peer's PROBE_INTERVAL for this link; 0 = none */
@@ -186,6 +193,7 @@ struct mc_node {
     mc_config cfg;
     uint32_t incarnation;
     uint32_t loss_epoch; /* advances each time this node declares a peer lost (RFC 7.7) */
+    uint32_t caps_extra; /* announced beyond BUNDLE | FRAGMENT | MGMT (mc_set_caps) */
     mc_bearer bearers[MC_MAX_BEARERS];
     mc_hash links;       /* by (bearer, addr) */
     mc_hash peers;       /* by node id */
@@ -257,6 +265,8 @@ int mc__sec_input(mc_node *n, mc_bearer *b, const mc_addr *src, const uint8_t *b
 bool mc__sec_wrap(mc_node *n, mc_link *l, const uint8_t **frame, size_t *len);
 uint64_t mc__sec_deadline(const mc_node *n, const mc_link *l);
 void mc__sec_timer(mc_node *n, mc_link *l, uint64_t now);
+/* Our CAPS word: BUNDLE | FRAGMENT | MGMT, SECURE with a secured policy, and mc_set_caps. */
+uint32_t mc__caps(const mc_node *n);
 void mc__sec_discover_opts(const mc_node *n, mp_discover *d, uint8_t caps[4], uint8_t *pol);
 void mc__sec_ctl_opts(const mc_node *n, const mc_link *l, mp_opts *o, uint8_t *pol);
 uint16_t mc__sec_inner_mtu(const mc_link *l);

@@ -327,6 +327,7 @@ static mc_peer *peer_get(mc_node *n, uint32_t id)
      * struct: the node-wide counter only moves forward. */
     p->epoch_out = n->loss_epoch;
     p->max_message = MP_MIN_MESSAGE_SUPPORT;
+    p->caps = MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT;
     if (mc__hash_add(n, &n->peers, &p->h) < 0) {
         mc__free(n, p, sizeof *p);
         return NULL;
@@ -1033,6 +1034,20 @@ bool mc_peer_is_up(const mc_node *n, uint32_t peer)
 {
     mc_peer *p = peer_find(n, peer);
     return p && p->up;
+}
+
+int mc_set_caps(mc_node *n, uint32_t caps)
+{
+    if (!n || (caps & ~(uint32_t)MP_CAP_MINET))
+        return MC_EINVAL;
+    n->caps_extra = caps;
+    return MC_OK;
+}
+
+uint32_t mc_peer_caps(const mc_node *n, uint32_t peer)
+{
+    mc_peer *p = n ? peer_find(n, peer) : NULL;
+    return p ? p->caps : 0;
 }
 
 mc_peer *mc__peer_find(const mc_node *n, uint32_t id) { return peer_find(n, id); }

@@ -44,19 +44,25 @@ bool mc__sec_admit(mc_node *n, uint8_t peer_policy)
 
 /* The SECURE flag and, for both secured policies, SECURITY and CAPS: a TRANSITION node
  * must send them (MSG-SEC-19), and a REQUIRED one loses nothing by being explicit. */
+uint32_t mc__caps(const mc_node *n)
+{
+    /* What a peer assumes when CAPS is absent (RFC 4.3), plus what this node adds. */
+    uint32_t c = MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT | n->caps_extra;
+    return n->cfg.crypto.policy == MP_SEC_PLAIN ? c : c | MP_CAP_SECURE;
+}
+
 void mc__sec_discover_opts(const mc_node *n, mp_discover *d, uint8_t caps[4], uint8_t *pol)
 {
     *pol = n->cfg.crypto.policy;
-    if (*pol == MP_SEC_PLAIN)
-        return;
     if (*pol == MP_SEC_REQUIRED)
         d->dflags |= MP_DFLAG_SECURE;
-    /* The capabilities a peer assumes when CAPS is absent (RFC 4.3), plus SECURE. */
-    mp_put32(caps, MP_CAP_SECURE | MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT);
-    if (d->opts.n + 2u > MP_MAX_OPTIONS)
-        return;
-    d->opts.v[d->opts.n++] = (mp_opt){.type = MP_OPT_CAPS, .len = 4, .val = caps};
-    d->opts.v[d->opts.n++] = (mp_opt){.type = MP_OPT_SECURITY, .len = 1, .val = pol};
+    if (mc__caps(n) != (MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT) &&
+        d->opts.n < MP_MAX_OPTIONS) {
+        mp_put32(caps, mc__caps(n));
+        d->opts.v[d->opts.n++] = (mp_opt){.type = MP_OPT_CAPS, .len = 4, .val = caps};
+    }
+    if (*pol != MP_SEC_PLAIN && d->opts.n < MP_MAX_OPTIONS)
+        d->opts.v[d->opts.n++] = (mp_opt){.type = MP_OPT_SECURITY, .len = 1, .val = pol};
 }
 
 /* Inside SECURED, LINK_RESET and LINK_ACTIVATE repeat our policy, now authenticated, so

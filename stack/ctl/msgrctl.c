@@ -29,7 +29,10 @@ static void usage(void)
             "  minet [show] | minet stats        (msgrd with [minet]: MAC table, counters)\n"
             "  ha      HA services: FTM role, epoch, policy, registry, decisions, detection bound\n"
             "  proc    supervised processes: state, failures and their evidence, restarts\n"
-            "  iop     IOPs and nodes known to the FTM\n"
+            "  iop [list]   IOP manager: state of each IOP (RFC 10.7), evidence, counters;\n"
+            "               IOPs and nodes known to the FTM\n"
+            "  iop configure NAME [FILE] | boot NAME | reset NAME | extract NAME [--surprise]\n"
+            "      | insert NAME | clear NAME      (msgrd with [iop NAME] sections)\n"
             "SOCKET defaults to $MSGR_SOCKET, else /run/msgr/msgrd.sock.\n");
 }
 

@@ -49,16 +49,52 @@ static char *trim(char *s)
     return s;
 }
 
-static int num(const char *v, unsigned long max, unsigned long *out)
+int msgrd_conf_num(const char *v, unsigned long min, unsigned long max, unsigned long *out)
 {
     char *e;
     errno = 0;
     unsigned long x = strtoul(v, &e, 0);
-    /* strtoul accepts a sign and wraps "-1" to ULONG_MAX; a count never has one */
-    if (errno || !*v || *v == '-' || *v == '+' || *e || x > max)
+    /* strtoul accepts a sign and wraps "-1" to ULONG_MAX; an id, a count or a size never
+     * has one */
+    if (errno || !*v || *v == '-' || *v == '+' || *e || x < min || x > max)
         return -1;
     *out = x;
     return 0;
+}
+
+int msgrd_conf_str(char *dst, size_t cap, const char *v, size_t min)
+{
+    size_t n = strlen(v);
+    if (n < min || n >= cap)
+        return -1;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+int msgrd_conf_bool(const char *v, int *out)
+{
+    static const char *const t[] = {"yes", "on", "true", "1"};
+    static const char *const f[] = {"no", "off", "false", "0"};
+    for (unsigned i = 0; i < 4; i++)
+        if (!strcmp(v, t[i]) || !strcmp(v, f[i])) {
+            *out = !strcmp(v, t[i]);
+            return 0;
+        }
+    return -1;
+}
+
+int msgrd_conf_word(const char *v, size_t cap)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= cap)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return 0;
+    }
+    return 1;
 }
 
 static int str(char *dst, size_t cap, const char *v)
@@ -84,11 +120,11 @@ static bool caps_ok(const char *v)
 int msgrd_conf_key(msgrd_conf *c, const char *k, const char *v)
 {
     if (!strcmp(k, "node_id") || !strcmp(k, "node-id"))
-        return num(v, 0xFFFFFFFEul, &c->node_id);
+        return msgrd_conf_num(v, 0, 0xFFFFFFFEul, &c->node_id);
     if (!strcmp(k, "domain"))
-        return num(v, 0xFFFFFFFFul, &c->domain);
+        return msgrd_conf_num(v, 0, 0xFFFFFFFFul, &c->domain);
     if (!strcmp(k, "tolerance"))
-        return num(v, 30000, &c->tolerance);
+        return msgrd_conf_num(v, 0, 30000, &c->tolerance);
     if (!strcmp(k, "socket"))
         return *v ? str(c->socket, sizeof c->socket, v) : -1;
     if (!strcmp(k, "socket_mode")) {
@@ -156,7 +192,7 @@ int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, siz
 {
     char line[MSGRD_CONF_MAX_LINE], spec[MSGRD_CONF_MAX_LINE] = "";
     bool in_bearer = false;
-    int ha_sec = 0; /* 1 in [ha], 2 in [exec] (conf_ha.c) */
+    int ha_sec = 0; /* 1 in [ha], 2 in [exec] (conf_ha.c), 3 in [iop NAME] (conf_iop.c) */
     bool in_minet = false; /* in [minet] (conf_minet.c) */
     int lno = 0;
     size_t pos = 0;
@@ -177,6 +213,9 @@ int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, siz
         if (*s == '[') {
             if (ha_sec == 2 && msgrd_conf_exec_end(&c->ha) < 0)
                 return fail(err, errlen, lno, "[exec] needs a command and a unique name and entity");
+            if (ha_sec == 3 && msgrd_conf_iop_end(&c->ha) < 0)
+                return fail(err, errlen, lno,
+                            "[iop] needs a node and a slot, unique among the [iop]s");
             ha_sec = 0;
             in_minet = false;
             if (in_bearer && spec[0] && msgrd_conf_bearer(c, spec) < 0)
@@ -194,6 +233,12 @@ int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, siz
                 in_bearer = false, ha_sec = 2;
                 if (msgrd_conf_exec_begin(&c->ha) < 0)
                     return fail(err, errlen, lno, "too many [exec] (max %d)", MSGRD_CONF_MAX_EXEC);
+            } else if (!strncmp(s, "[iop ", 5) && s[strlen(s) - 1] == ']') {
+                in_bearer = false, ha_sec = 3;
+                s[strlen(s) - 1] = 0;
+                if (msgrd_conf_iop_begin(&c->ha, trim(s + 5), lno) < 0)
+                    return fail(err, errlen, lno, "bad, duplicate or too many [iop NAME] (max %d; "
+                                "NAME 1..15 of A-Z a-z 0-9 _ . -)", MSGRD_CONF_MAX_IOP);
             } else
                 return fail(err, errlen, lno, "unknown section %s", s);
             continue;
@@ -207,11 +252,17 @@ int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, siz
             if (msgrd_conf_minet_key(&c->minet, k, v) < 0)
                 return fail(err, errlen, lno, "bad [minet] key or value: %s", k);
         } else if (ha_sec == 1) {
-            if (msgrd_conf_ha_key(&c->ha, k, v) < 0)
-                return fail(err, errlen, lno, "bad [ha] key or value: %s", k);
+            if (msgrd_conf_ha_key(&c->ha, k, v) < 0) {
+                const char *x = msgrd_conf_ha_expect(k);
+                return fail(err, errlen, lno, "bad [ha] key or value: %s%s%s%s", k,
+                            *x ? " (expected " : "", x, *x ? ")" : "");
+            }
         } else if (ha_sec == 2) {
             if (msgrd_conf_exec_key(&c->ha, k, v) < 0)
                 return fail(err, errlen, lno, "bad [exec] key or value: %s", k);
+        } else if (ha_sec == 3) {
+            if (msgrd_conf_iop_key(&c->ha, k, v) < 0)
+                return fail(err, errlen, lno, "bad [iop] key or value: %s", k);
         } else if (in_bearer) {
             if (bearer_key(spec, sizeof spec, k, v) < 0)
                 return fail(err, errlen, lno, "bad bearer key %s (type or spec first)", k);
@@ -223,5 +274,10 @@ int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, siz
         return fail(err, errlen, lno, "too many bearers (max %d)", MSGRD_CONF_MAX_BEARERS);
     if (ha_sec == 2 && msgrd_conf_exec_end(&c->ha) < 0)
         return fail(err, errlen, lno, "[exec] needs a command and a unique name and entity");
+    if (ha_sec == 3 && msgrd_conf_iop_end(&c->ha) < 0)
+        return fail(err, errlen, lno, "[iop] needs a node and a slot, unique among the [iop]s");
+    int bad = msgrd_conf_iop_check(&c->ha);
+    if (bad)
+        return fail(err, errlen, bad, "[iop] standby must name another [iop] section");
     return 0;
 }

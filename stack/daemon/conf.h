@@ -1,6 +1,6 @@
 /*
  * conf.h — msgrd's configuration: the file format of README.md ("key = value" lines,
- * '#' comments, [node], [bearer], [ha], [exec] and [minet] sections) parsed from a
+ * '#' comments, [node], [bearer], [ha], [exec], [iop NAME] and [minet] sections) parsed from a
  * buffer, with no I/O, so that the parser can be fuzzed and tested on its own
  * (fuzz/fuzz_conf.c).
  */
@@ -29,6 +29,26 @@ typedef struct msgrd_conf_exec {
     unsigned char no_heartbeat; /* heartbeat = off: a process without msgr_ha (crash/exit only) */
 } msgrd_conf_exec;
 
+/* One IOP of this host's IOP manager (entity 3; [iop NAME] section, conf_iop.c, README
+ * "IOP manager").  The IOP is a child msgrd that this msgrd starts, attached over the
+ * PCIe shim bearer, with `config` as its configuration file. */
+#define MSGRD_CONF_MAX_IOP 8
+typedef struct msgrd_conf_iop {
+    char name[16];         /* the section's NAME: 1..15 of [A-Za-z0-9_.-] */
+    unsigned long node;    /* the IOP's node id (required) */
+    unsigned long slot;    /* bus slot 0..255 (required, unique) */
+    char config[256];      /* its msgrd config file ("" = none: node and shim only) */
+    char msgrd[256];       /* its daemon binary ("" = this msgrd) */
+    char socket[108];      /* its msgrctl socket ("" = NAME.sock beside this node's socket) */
+    char shim[32];         /* PCIe shim name ("" = NAME) */
+    char shim_sock[108];   /* shim setup socket path ("" = abstract msgr-pcie:<shim>) */
+    char standby[16];      /* the [iop] that takes over its processes (N+1), "" = none */
+    unsigned long drain_ms; /* planned extraction: bound on quiesce + drain (0 = 5000) */
+    unsigned long boot_ms;  /* boot: bound on reaching OPERATIONAL (0 = 10000) */
+    int autoboot;          /* 1: boot when msgrd starts (default 0: msgrctl iop boot) */
+    int line;              /* line of its section header, for errors found at the end */
+} msgrd_conf_iop;
+
 typedef struct msgrd_conf_ha {
     int ftm;                          /* MSGRD_FTM_*; UNSET = ACTIVE if an [exec] exists */
     unsigned long ftm_node;           /* where the FTM runs; 0 = this node */
@@ -43,8 +63,20 @@ typedef struct msgrd_conf_ha {
     unsigned long restart_clean_exit; /* 0 (default) or 1: restart after a clean exit too */
     unsigned long ckpt_replica;       /* node of the checkpoint replica; 0 = none */
     unsigned long ckpt_node;          /* store of this node's processes; 0 = the FTM's node */
+    int watch_ftm;                    /* 1: host the FTM's heartbeat monitor (entity 2) */
+    unsigned long ftm_cand[4];        /* FTM candidate nodes, in TAKEOVER order (ha_watch.c) */
+    int nftm_cand;
     msgrd_conf_exec exec[MSGRD_CONF_MAX_EXEC];
     int nexec;
+    msgrd_conf_iop iop[MSGRD_CONF_MAX_IOP]; /* [iop NAME] sections (conf_iop.c) */
+    int niop;
+    /* --ha-rejoin (no file key): this node rejoins as a standby (a re-inserted or reset
+     * board): it starts none of its [exec] and registers only itself, since what had its
+     * home here may now run on its standby (N+1: nothing moves back by itself). */
+    int rejoin;
+    /* --ha-iop-manager NODE (no file key): this msgrd is an IOP board started by the IOP
+     * manager of NODE, to which it reports IOP_STATE OPERATIONAL once it serves. */
+    unsigned long iop_mgr;
 } msgrd_conf_ha;
 
 /* MINET ([minet] section, conf_minet.c; README.md "MINET"): a TAP device bridged into
@@ -106,14 +138,38 @@ int msgrd_conf_bearer(msgrd_conf *c, const char *spec);
  * value.  msgrd_conf_exec_begin returns -1 when MSGRD_CONF_MAX_EXEC are held;
  * msgrd_conf_exec_end checks the section is complete (name and command). */
 int msgrd_conf_ha_key(msgrd_conf_ha *h, const char *key, const char *value);
+/* What an [ha] key accepts, for the error message ("" if the key is unknown). */
+const char *msgrd_conf_ha_expect(const char *key);
 int msgrd_conf_exec_begin(msgrd_conf_ha *h);
 int msgrd_conf_exec_key(msgrd_conf_ha *h, const char *key, const char *value);
 int msgrd_conf_exec_end(const msgrd_conf_ha *h);
+/* conf_iop.c: "[iop NAME]" opens an IOP section (-1: bad name, duplicate, or more than
+ * MSGRD_CONF_MAX_IOP); its keys; the end of the section checks it is complete (node,
+ * slot, unique node and slot); msgrd_conf_iop_check runs once the whole file is read
+ * (standby names another [iop]) and returns the line of the offending section, or 0. */
+int msgrd_conf_iop_begin(msgrd_conf_ha *h, const char *name, int line);
+int msgrd_conf_iop_key(msgrd_conf_ha *h, const char *key, const char *value);
+int msgrd_conf_iop_end(const msgrd_conf_ha *h);
+int msgrd_conf_iop_check(const msgrd_conf_ha *h);
 
 /* conf_minet.c: one key of the [minet] section (or a --minet-* option): 0, or -1 for an
  * unknown key or a bad value.  Any key but "enabled" leaves enabled as it is. */
 int msgrd_conf_minet_key(msgrd_conf_minet *m, const char *key, const char *value);
 
 int msgrd_conf_parse(msgrd_conf *c, const char *text, size_t len, char *err, size_t errlen);
+
+/* Values as every section reads them (conf.c), so that a number, a yes/no or a name means
+ * the same in [node], [ha], [exec], [iop NAME] and [minet].  Each returns 0 (or true), or
+ * -1 (false) leaving the destination as it was. */
+/* An unsigned number in min..max: decimal, 0x hex or 0 octal, with no sign (strtoul
+ * would wrap "-1") and nothing after it. */
+int msgrd_conf_num(const char *v, unsigned long min, unsigned long max, unsigned long *out);
+/* A string of min..cap-1 bytes, copied with its NUL. */
+int msgrd_conf_str(char *dst, size_t cap, const char *v, size_t min);
+/* yes, on, true, 1 -> 1; no, off, false, 0 -> 0. */
+int msgrd_conf_bool(const char *v, int *out);
+/* Whether v is 1..cap-1 bytes of [A-Za-z0-9_.-]: a name that goes into msgrctl words,
+ * file names and interface names as it is. */
+int msgrd_conf_word(const char *v, size_t cap);
 
 #endif

@@ -8,33 +8,10 @@
  * cluster (RFC 10.10); a budget kept per process would not stop a correlated failure from
  * restarting everything at once.  What a process chooses is its policy per failure class.
  */
-#include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
-
-static int ha_num(const char *v, unsigned long min, unsigned long max, unsigned long *out)
-{
-    char *e;
-    errno = 0;
-    unsigned long x = strtoul(v, &e, 0);
-    /* strtoul accepts a sign and wraps "-1": a count never has one */
-    if (errno || !*v || *v == '-' || *v == '+' || *e || x < min || x > max)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int ha_str(char *dst, size_t cap, const char *v, size_t min)
-{
-    size_t n = strlen(v);
-    if (n < min || n >= cap)
-        return -1;
-    memcpy(dst, v, n + 1);
-    return 0;
-}
 
 /* "restart" | "stop" | "failover" | "default" -> enum mha_pol (1, 2, 3, 0). */
 static int ha_pol(const char *v, unsigned char *out)
@@ -48,8 +25,57 @@ static int ha_pol(const char *v, unsigned char *out)
     return -1;
 }
 
+/* ftm_candidates = 2,3: 1..4 distinct node ids, the order in which the FTM's monitor
+ * tries them (the first one that is not the lost FTM's node is promoted). */
+static int ha_cands(msgrd_conf_ha *h, const char *v)
+{
+    unsigned long c[4];
+    int k = 0;
+    const char *p = v;
+    for (;;) {
+        char t[16];
+        size_t n = strcspn(p, ",");
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (k >= 4 || n == 0 || n >= sizeof t)
+            return -1; /* empty entry ("2,,3", "2,"), more than 4, or too long */
+        memcpy(t, p, n);
+        t[n] = 0;
+        if (msgrd_conf_num(t, 1, 0xFFFFFFFEul, &c[k]) < 0)
+            return -1;
+        for (int i = 0; i < k; i++)
+            if (c[i] == c[k])
+                return -1; /* a node listed twice */
+        k++;
+        p += strcspn(p, ",");
+        if (!*p)
+            break;
+        p++;
+    }
+    memcpy(h->ftm_cand, c, sizeof c[0] * (size_t)k);
+    h->nftm_cand = k;
+    return 0;
+}
+
+const char *msgrd_conf_ha_expect(const char *k)
+{
+    if (!strcmp(k, "ftm"))
+        return "active, standby or off";
+    if (!strcmp(k, "watch_ftm"))
+        return "yes or no";
+    if (!strcmp(k, "ftm_candidates"))
+        return "1 to 4 distinct node ids, comma-separated";
+    return "";
+}
+
 int msgrd_conf_ha_key(msgrd_conf_ha *h, const char *k, const char *v)
 {
+    if (!strcmp(k, "watch_ftm"))
+        return msgrd_conf_bool(v, &h->watch_ftm);
+    if (!strcmp(k, "ftm_candidates"))
+        return ha_cands(h, v);
     if (!strcmp(k, "ftm")) {
         if (!strcmp(v, "active"))
             h->ftm = MSGRD_FTM_ACTIVE;
@@ -86,7 +112,7 @@ int msgrd_conf_ha_key(msgrd_conf_ha *h, const char *k, const char *v)
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i].key))
-            return ha_num(v, keys[i].min, keys[i].max,
+            return msgrd_conf_num(v, keys[i].min, keys[i].max,
                           (unsigned long *)((char *)h + keys[i].off));
     return -1;
 }
@@ -106,17 +132,17 @@ int msgrd_conf_exec_key(msgrd_conf_ha *h, const char *k, const char *v)
         return -1;
     msgrd_conf_exec *x = &h->exec[h->nexec - 1];
     if (!strcmp(k, "name"))
-        return ha_str(x->name, sizeof x->name, v, 1);
+        return msgrd_conf_str(x->name, sizeof x->name, v, 1);
     if (!strcmp(k, "command"))
-        return ha_str(x->command, sizeof x->command, v, 1);
+        return msgrd_conf_str(x->command, sizeof x->command, v, 1);
     if (!strcmp(k, "devices"))
-        return ha_str(x->devices, sizeof x->devices, v, 0);
+        return msgrd_conf_str(x->devices, sizeof x->devices, v, 0);
     if (!strcmp(k, "entity"))
-        return ha_num(v, 0x100, 0xFFFFFFFEul, &x->entity);
+        return msgrd_conf_num(v, 0x100, 0xFFFFFFFEul, &x->entity);
     if (!strcmp(k, "home"))
-        return ha_num(v, 0, 0xFFFFFFFEul, &x->home);
+        return msgrd_conf_num(v, 0, 0xFFFFFFFEul, &x->home);
     if (!strcmp(k, "standby"))
-        return ha_num(v, 0, 0xFFFFFFFEul, &x->standby);
+        return msgrd_conf_num(v, 0, 0xFFFFFFFEul, &x->standby);
     if (!strcmp(k, "heartbeat")) {
         if (strcmp(v, "on") && strcmp(v, "off"))
             return -1;

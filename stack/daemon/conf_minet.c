@@ -5,51 +5,20 @@
  * start-up with file:line instead of when the TAP is opened.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 
-static int mn_num(const char *v, unsigned long min, unsigned long max, unsigned long *out)
-{
-    char *e;
-    errno = 0;
-    unsigned long x = strtoul(v, &e, 0);
-    /* strtoul accepts a sign and wraps "-1": a size never has one */
-    if (errno || !*v || *v == '-' || *v == '+' || *e || x < min || x > max)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int mn_bool(const char *v, int *out)
-{
-    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
-        *out = 1;
-    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
-
 /* An interface name the kernel takes as is: 1..15 bytes of [A-Za-z0-9_.-], not "." or
  * "..".  (The kernel also takes "tap%d" patterns; a fixed name is what tests and
  * firewall rules need, so the pattern is not offered.) */
 static int mn_ifname(const char *v, char *dst, size_t cap)
 {
-    size_t n = strlen(v);
-    if (n == 0 || n >= cap || !strcmp(v, ".") || !strcmp(v, ".."))
+    if (!msgrd_conf_word(v, cap) || !strcmp(v, ".") || !strcmp(v, ".."))
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = v[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-'))
-            return -1;
-    }
-    memcpy(dst, v, n + 1);
+    memcpy(dst, v, strlen(v) + 1);
     return 0;
 }
 
@@ -118,7 +87,7 @@ static int mn_cidr(msgrd_conf_minet *m, const char *v)
 int msgrd_conf_minet_key(msgrd_conf_minet *m, const char *k, const char *v)
 {
     if (!strcmp(k, "enabled"))
-        return mn_bool(v, &m->enabled);
+        return msgrd_conf_bool(v, &m->enabled);
     if (!strcmp(k, "tap") || !strcmp(k, "tap_name"))
         return mn_ifname(v, m->tap, sizeof m->tap);
     if (!strcmp(k, "mac")) {
@@ -130,16 +99,16 @@ int msgrd_conf_minet_key(msgrd_conf_minet *m, const char *k, const char *v)
     if (!strcmp(k, "address") || !strcmp(k, "addr"))
         return mn_cidr(m, v);
     if (!strcmp(k, "offload"))
-        return mn_bool(v, &m->offload);
+        return msgrd_conf_bool(v, &m->offload);
     if (!strcmp(k, "mtu"))
-        return mn_num(v, 576, 65000, &m->mtu);
+        return msgrd_conf_num(v, 576, 65000, &m->mtu);
     if (!strcmp(k, "domain"))
-        return mn_num(v, 0, 0xFFFF, &m->domain);
+        return msgrd_conf_num(v, 0, 0xFFFF, &m->domain);
     if (!strcmp(k, "ageing") || !strcmp(k, "aging"))
-        return mn_num(v, 1, 86400, &m->ageing);
+        return msgrd_conf_num(v, 1, 86400, &m->ageing);
     if (!strcmp(k, "max_entries"))
-        return mn_num(v, 16, 1048576, &m->max_entries);
+        return msgrd_conf_num(v, 16, 1048576, &m->max_entries);
     if (!strcmp(k, "txqueuelen"))
-        return mn_num(v, 1, 1000000, &m->txqueuelen);
+        return msgrd_conf_num(v, 1, 1000000, &m->txqueuelen);
     return -1;
 }

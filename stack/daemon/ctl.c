@@ -121,7 +121,7 @@ static int bearer_row(void *user, const mrt_bearer_info *bi)
                  "\"drops\":{\"too_long\":%llu,\"too_short\":%llu,\"crc\":%llu,\"framing\":%llu,"
                  "\"ethertype\":%llu,\"filtered\":%llu,\"disabled\":%llu,\"os\":%llu},"
                  "\"tx_refused\":{\"too_long\":%llu,\"full\":%llu,\"down\":%llu,\"errors\":%llu},"
-                 "\"reopens\":%llu,\"resets\":%llu}",
+                 "\"reopens\":%llu,\"resets\":%llu,\"proto_errors\":%llu}",
                  bi->enabled ? "true" : "false", bi->carrier ? "true" : "false", bi->mtu, addr,
                  bi->capturing ? "true" : "false", (unsigned long long)t->rx_frames,
                  (unsigned long long)t->rx_bytes, (unsigned long long)t->tx_frames,
@@ -132,7 +132,7 @@ static int bearer_row(void *user, const mrt_bearer_info *bi)
                  (unsigned long long)t->drop_os, (unsigned long long)t->tx_too_long,
                  (unsigned long long)t->tx_full, (unsigned long long)t->tx_down,
                  (unsigned long long)t->tx_errors, (unsigned long long)t->reopens,
-                 (unsigned long long)t->resets);
+                 (unsigned long long)t->resets, (unsigned long long)t->proto_errors);
     } else {
         o_printf(o, "%-3d %-8s %-8s %-7s mtu %-5zu %-22s rx %llu tx %llu drops %llu  %s\n", bi->id,
                  bi->type, bi->enabled ? "enabled" : "disabled", bi->carrier ? "up" : "down",

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "ctlout.h"
 #include "ha.h"
+#include "ha_watch.h"
+#include "ha_iop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +69,12 @@ struct mhd {
     bool want_register;  /* the FTM's node came up: (re)register this node and its processes */
     uint32_t lost[16];   /* peers lost since the last turn: reported to the FTM as node losses */
     int nlost;
+    mhd_watch *watch;        /* the FTM's heartbeat monitor (entity 2), ha_watch.c */
+    uint32_t last_ftm_node;  /* where the FTM was at the last turn (ELECT moves it) */
     uint64_t rx_link, rx_bad, tx_link, tx_err, to_gone, from_proc;
+    mhd_iopm *iopm;      /* the IOP manager (entity 3) when [iop] sections exist: ha_iop.c */
+    bool boot_pending;   /* home processes start once the (remote) FTM's node is up */
+    bool serve_report;   /* an IOP board (--ha-iop-manager): tell the manager it serves */
 };
 
 static uint32_t mhd_epoch(const mhd *h)
@@ -76,6 +83,9 @@ static uint32_t mhd_epoch(const mhd *h)
     for (int i = 0; i < NK; i++)
         if (h->k[i] && mp_seq32_lt(e, mk_epoch(h->k[i])))
             e = mk_epoch(h->k[i]);
+    const mk_kernel *wk = mhd_watch_kernel(h->watch);
+    if (wk && mp_seq32_lt(e, mk_epoch(wk)))
+        e = mk_epoch(wk);
     return e;
 }
 
@@ -98,6 +108,7 @@ static mk_kernel *kernel_of(mhd *h, uint32_t entity)
     case MK_ENTITY_KERNEL: return h->k[KN];
     case MK_ENTITY_FTM: return h->k[KF];
     case MK_ENTITY_EXEC: return h->k[KX];
+    case MK_ENTITY_HBMON: return mhd_watch_kernel(h->watch); /* NULL unless watch_ftm */
     default: return NULL;
     }
 }
@@ -149,9 +160,16 @@ static void deliver_local(mhd *h, const mp_mgmt *v, uint32_t src_node, int excep
         for (int i = 0; i < NK; i++)
             if (h->k[i] && i != except)
                 (void)mk_input(h->k[i], src_node, v, now);
+        if (mhd_watch_kernel(h->watch))
+            (void)mk_input(mhd_watch_kernel(h->watch), src_node, v, now);
+        mhd_iop_input(h->iopm, src_node, v, now); /* entity 3, if hosted */
         for (int i = 0; i < h->np; i++)
             if (h->p[i].sock >= 0)
                 proc_send(h, &h->p[i], v);
+        return;
+    }
+    if (v->dst_entity == MK_ENTITY_IOPMGR && h->iopm) {
+        mhd_iop_input(h->iopm, src_node, v, now); /* ha_iop.c: it also takes the reports */
         return;
     }
     mk_kernel *k = kernel_of(h, v->dst_entity);
@@ -318,6 +336,8 @@ static void arm(mhd *h)
             if (x < d)
                 d = x;
         }
+    if (mhd_watch_deadline(h->watch) < d)
+        d = mhd_watch_deadline(h->watch);
     for (int i = 0; i < h->np; i++)
         if (h->p[i].watch_due && h->p[i].watch_due < d)
             d = h->p[i].watch_due;
@@ -342,6 +362,15 @@ static void pump(mhd *h)
                 any = true;
                 route_out(h, i, &m);
             }
+        for (mk_kernel *wk = mhd_watch_kernel(h->watch); wk && mk_out_pop(wk, &m);) {
+            any = true;
+            mhd_watch_note(h->watch, &m, mrt_now());
+            route_out(h, NK, &m); /* NK: no local kernel to skip */
+        }
+        for (mk_kernel *ik = mhd_iop_kernel(h->iopm); ik && mk_out_pop(ik, &m);) {
+            any = true;
+            route_out(h, NK, &m); /* entity 3's replies */
+        }
         any |= do_actions(h);
         if (!any)
             break;
@@ -364,9 +393,32 @@ static void on_posted(void *user)
 {
     mhd *h = user;
     h->posted = false;
+    /* The FTM moved (the ELECT of a new FTM): register this node and its processes with
+     * it now, so that it fences this node and hears from it before any failure. */
+    if ((h->k[KF] || h->cfg.ftm_node) && ftm_node_of(h) != h->last_ftm_node) {
+        h->last_ftm_node = ftm_node_of(h);
+        h->want_register = true;
+    }
     if (h->want_register) {
         h->want_register = false;
         register_all(h);
+        if (h->boot_pending) {
+            h->boot_pending = false;
+            (void)mha_exec_boot(h->ex);
+        }
+        h->serve_report = h->cfg.iop_mgr != 0;
+    }
+    if (h->serve_report) {
+        /* A board started by an IOP manager tells it that it serves (RFC 10.7): its node
+         * registered with the FTM, its processes started (IOP_STATE OPERATIONAL, behind
+         * the REGISTER on the same channel). */
+        mk_msg m;
+        h->serve_report = false;
+        mk_msg_init(&m, (uint32_t)h->cfg.iop_mgr, MK_ENTITY_IOPMGR, 0);
+        m.src_entity = MK_ENTITY_KERNEL;
+        m.epoch = mhd_epoch(h);
+        (void)mk_msg_uop(&m, MP_UOP_IOP_STATE, MHA_IOP_OPERATIONAL);
+        route_out(h, KN, &m);
     }
     for (int i = 0; i < h->nlost; i++) {
         mk_msg m;
@@ -399,6 +451,7 @@ static void on_timer(void *user, int fd, uint32_t ev)
     for (int i = 0; i < NK; i++)
         if (h->k[i] && mk_next_deadline(h->k[i]) <= now)
             (void)mk_tick(h->k[i], now);
+    mhd_watch_tick(h->watch, now);
     pump(h);
 }
 
@@ -412,8 +465,24 @@ void mhd_event(mhd *h, const mc_event *ev)
 {
     if (!h)
         return;
+    if (mhd_iop_event(h->iopm, ev)) /* IOP links up/down; only noted here */
+        return; /* a board the IOP manager takes out: it reports the loss itself */
+    if (ev->type == MC_EV_PEER_UP) {
+        /* A node that comes up learns the epoch from the active FTM at once (a restarted
+         * FTM node with a stale configured epoch stops before it acts, MSG-MGMT-16), and
+         * the FTM's monitor starts its silence clock once the FTM can be heard. */
+        if (h->ftm)
+            (void)mha_ftm_node_up(h->ftm, ev->peer);
+        mhd_watch_peer_up(h->watch, ev->peer, mrt_now());
+        post(h);
+    }
     /* A node with no FTM of its own and none configured elsewhere has nobody to tell. */
     bool has_ftm = h->k[KF] || h->cfg.ftm_node;
+    if (!has_ftm && h->cfg.iop_mgr && ev->type == MC_EV_PEER_UP && ev->peer == h->cfg.iop_mgr) {
+        h->serve_report = true; /* a board with no FTM: it serves once its manager is reached */
+        post(h);
+        return;
+    }
     if (has_ftm && ev->type == MC_EV_PEER_UP && ev->peer == ftm_node_of(h)) {
         h->want_register = true;
         post(h);
@@ -622,6 +691,25 @@ static void proc_spawn(mhd *h, mhd_proc *p, bool restore)
             (int)pid, restore ? " from its checkpoint" : "");
 }
 
+/* The IOP manager's reports (ha_iop.c): the loss of an IOP's node, to the FTM, as the
+ * entity that saw it (entity 3). */
+static void iop_report_loss(void *user, uint32_t node, uint16_t reason)
+{
+    mhd *h = user;
+    if (!h->k[KF] && !h->cfg.ftm_node)
+        return; /* no FTM anywhere: nobody moves anything */
+    uint8_t b[4];
+    mk_msg m;
+    mp_put32(b, node);
+    mk_msg_init(&m, ftm_node_of(h), MK_ENTITY_FTM, 0);
+    m.src_entity = MK_ENTITY_IOPMGR;
+    m.epoch = mhd_epoch(h);
+    (void)mk_msg_uop(&m, MP_UOP_PROC_FAILED, reason);
+    (void)mk_msg_block(&m, MP_UOP_PROC_FAILED, b, 4);
+    route_out(h, KN, &m);
+    pump(h);
+}
+
 int mhd_create(mrt *rt, const msgrd_conf_ha *cfg, uint32_t node_id, const char *socket_path,
                mhd **out)
 {
@@ -668,7 +756,13 @@ int mhd_create(mrt *rt, const msgrd_conf_ha *cfg, uint32_t node_id, const char *
         mha_ftm_config fc = {.node_id = node_id, .rank = (uint8_t)cfg->rank,
                              .active = ftm == MSGRD_FTM_ACTIVE,
                              .epoch = cfg->epoch ? (uint32_t)cfg->epoch : 1,
-                             .pol = mha_ftm_default_policy()};
+                             .pol = mha_ftm_default_policy(),
+                             /* Its own checkpoint (registry, recoveries in progress) goes
+                              * to this node's store, which copies it to ckpt_replica: a
+                              * standby FTM there restores it from its own store when it
+                              * takes over, after this node is gone (RFC 10.11). */
+                             .ckpt_node = node_id, .ckpt_entity = MK_ENTITY_KERNEL,
+                             .ckpt_id = MK_ENTITY_FTM};
         mha_ftm_policy *pl = &fc.pol;
 #define MS_NS(x) ((uint64_t)(x) * 1000000ull)
         if (cfg->max_restarts) pl->max_restarts = (uint32_t)cfg->max_restarts;
@@ -698,6 +792,9 @@ int mhd_create(mrt *rt, const msgrd_conf_ha *cfg, uint32_t node_id, const char *
     if (rc < 0)
         goto fail;
     h->hb = mk_element_state(h->k[KX], rc);
+    h->last_ftm_node = ftm_node;
+    if (cfg->watch_ftm && (rc = mhd_watch_create(cfg, node_id, now, &h->watch)) < 0)
+        goto fail;
     for (int i = 0; i < cfg->nexec; i++) {
         const msgrd_conf_exec *x = &cfg->exec[i];
         mhd_proc *p = &h->p[h->np];
@@ -724,6 +821,12 @@ int mhd_create(mrt *rt, const msgrd_conf_ha *cfg, uint32_t node_id, const char *
     if (h->tfd < 0 || mrt_add_fd(rt, h->tfd, EPOLLIN, on_timer, h) < 0) {
         rc = MRT_EOS;
         goto fail;
+    }
+    if (cfg->niop) {
+        mhd_iop_host ih = {.user = h, .report_loss = iop_report_loss};
+        rc = mhd_iop_create(rt, cfg, node_id, socket_path, &ih, &h->iopm);
+        if (rc < 0)
+            goto fail;
     }
     *out = h;
     return 0;
@@ -773,7 +876,7 @@ static void register_all(mhd *h)
     }
     for (int i = 0; i < h->np; i++) {
         const mha_exec_proc *xp = mha_exec_find(h->ex, h->p[i].entity);
-        if (xp && xp->home == h->node)
+        if (xp && xp->home == h->node && !h->cfg.rejoin)
             register_proc(h, &h->p[i]);
     }
 }
@@ -782,15 +885,49 @@ int mhd_start(mhd *h)
 {
     if (h->k[KF] || h->cfg.ftm_node)
         register_all(h);
-    int n = mha_exec_boot(h->ex);
+    /* A rejoining node (--ha-rejoin) starts nothing: its processes may run on their
+     * standby now, and a second instance must never serve beside them. */
+    int n = 0;
+    if (!h->k[KF] && h->cfg.ftm_node && h->cfg.ftm_node != h->node)
+        /* With the FTM (and by default the checkpoint store) on another node, a process
+         * started before that node is reached would ask for its checkpoint in vain and
+         * fail: start them when it comes up (mhd_event, want_register). */
+        h->boot_pending = !h->cfg.rejoin;
+    else if (!h->cfg.rejoin)
+        n = mha_exec_boot(h->ex);
     pump(h);
     return n;
+}
+
+/* Stop: SIGTERM to every supervised process, whose exit is then ours (not a failure to
+ * report).  The caller keeps the loop running until mhd_quiesced, so that a process
+ * finishing its step still has its last checkpoint acknowledged. */
+int mhd_quiesce(mhd *h)
+{
+    int n = 0;
+    for (int i = 0; h && i < h->np; i++)
+        if (h->p[i].pid > 0) {
+            (void)mha_exec_stopping(h->ex, h->p[i].entity);
+            kill(h->p[i].pid, SIGTERM);
+            n++;
+        }
+    return n;
+}
+
+bool mhd_quiesced(const mhd *h)
+{
+    for (int i = 0; h && i < h->np; i++)
+        if (h->p[i].pid > 0)
+            return false;
+    return true;
 }
 
 void mhd_destroy(mhd *h)
 {
     if (!h)
         return;
+    mhd_iop_destroy(h->iopm);
+    h->iopm = NULL;
     /* Ask first, then insist: a process may want to save its state on SIGTERM. */
     for (int i = 0; i < h->np; i++)
         if (h->p[i].pid > 0)
@@ -820,6 +957,7 @@ void mhd_destroy(mhd *h)
         mrt_del_fd(h->rt, h->tfd);
         close(h->tfd);
     }
+    mhd_watch_destroy(h->watch);
     for (int i = 0; i < NK; i++) {
         free(h->k[i]);
         free(h->arena[i]);
@@ -882,11 +1020,22 @@ static void ctl_ha(mhd *h, hout *o)
               "\"hb_period_ms\":%llu,\"hb_threshold\":%u,",
            h->node, (unsigned long long)now, mhd_epoch(h), ftm_node, bound,
            (unsigned long long)(h->hb->cfg.period_ns / 1000000), h->hb->cfg.threshold);
+        /* records held, and those whose newest save the replica has not confirmed */
+        unsigned nrec = 0, unrepl = 0;
+        for (unsigned i = 0; i < MHA_CKPT_MAX; i++) {
+            nrec += h->ck->rec[i].used;
+            unrepl += h->ck->cfg.replica_node && h->ck->rec[i].used && !h->ck->rec[i].replicated;
+        }
+        /* requests refused for an old epoch by any entity here (MSG-MGMT-15) */
+        unsigned long long fenced = 0;
+        for (int i = 0; i < NK; i++)
+            fenced += h->k[i] ? mk_get_stats(h->k[i])->fenced : 0;
+        fenced += h->watch ? mk_get_stats(mhd_watch_kernel(h->watch))->fenced : 0;
         hp(o, "\"mgmt\":{\"rx_link\":%llu,\"rx_bad\":%llu,\"tx_link\":%llu,\"tx_err\":%llu,"
-              "\"from_proc\":%llu,\"to_gone\":%llu},",
+              "\"from_proc\":%llu,\"to_gone\":%llu,\"fenced\":%llu},",
            (unsigned long long)h->rx_link, (unsigned long long)h->rx_bad,
            (unsigned long long)h->tx_link, (unsigned long long)h->tx_err,
-           (unsigned long long)h->from_proc, (unsigned long long)h->to_gone);
+           (unsigned long long)h->from_proc, (unsigned long long)h->to_gone, fenced);
         hp(o, "\"hb\":{\"sent\":%llu,\"acks\":%llu,\"stale_acks\":%llu,\"declared\":%llu,"
               "\"recovered\":%llu},",
            (unsigned long long)h->hb->sent, (unsigned long long)h->hb->acks,
@@ -898,11 +1047,13 @@ static void ctl_ha(mhd *h, hout *o)
            (unsigned long long)h->ex->starts_ordered, (unsigned long long)h->ex->stops,
            (unsigned long long)h->ex->unknown, h->ex->last_epoch);
         hp(o, "\"ckpt\":{\"saves\":%llu,\"dup_saves\":%llu,\"stale\":%llu,\"fenced\":%llu,"
-              "\"restores\":%llu,\"misses\":%llu,\"replica\":%u},",
+              "\"restores\":%llu,\"misses\":%llu,\"replica\":%u,\"records\":%u,"
+              "\"unreplicated\":%u},",
            (unsigned long long)h->ck->saves, (unsigned long long)h->ck->dup_saves,
            (unsigned long long)h->ck->stale, (unsigned long long)h->ck->fenced,
            (unsigned long long)h->ck->restores, (unsigned long long)h->ck->misses,
-           h->ck->cfg.replica_node);
+           h->ck->cfg.replica_node, nrec, unrepl);
+        mhd_watch_ctl(h->watch, f, 1, now, o->b, o->cap, &o->len);
         if (!f) {
             hp(o, "\"ftm\":null}\n");
             return;
@@ -970,6 +1121,7 @@ static void ctl_ha(mhd *h, hout *o)
        (unsigned long long)h->ck->saves, (unsigned long long)h->ck->restores,
        (unsigned long long)h->ck->misses, (unsigned long long)(h->ck->stale + h->ck->fenced),
        (unsigned long long)h->ck->stale, (unsigned long long)h->ck->fenced);
+    mhd_watch_ctl(h->watch, f, 0, now, o->b, o->cap, &o->len);
     if (!f) {
         hp(o, "FTM: not on this node\n");
         return;
@@ -1057,16 +1209,23 @@ static void ctl_proc(mhd *h, hout *o)
         hp(o, "]\n");
 }
 
-/* IOPs and nodes as the FTM knows them.  This node hosts no IOP manager (entity 3): the
- * IOP state machine (mha_iop) is driven by an IOP manager's host, which msgrd is not yet. */
+/* The IOPs of this node's IOP manager (ha_iop.c), then the IOPs and nodes as the FTM
+ * knows them; `iop COMMAND NAME ...` goes to the IOP manager. */
 static void ctl_iop(mhd *h, hout *o)
 {
     const mha_ftm *f = h->ftm;
-    if (o->json)
-        hp(o, "{\"iop_manager\":false,\"entities\":[");
-    else
-        hp(o, "IOP manager (entity 3): not hosted by this msgrd\n%-10s %-5s %-5s %-10s %8s\n",
-           "ENTITY", "KIND", "NODE", "STATE", "FAILURES");
+    if (o->json) {
+        hp(o, "{\"iop_manager\":%s,", h->iopm ? "true" : "false");
+        o->len += mhd_iop_list(h->iopm, 1, o->b + o->len, o->cap - o->len);
+        hp(o, ",\"entities\":[");
+    } else {
+        if (h->iopm)
+            o->len += mhd_iop_list(h->iopm, 0, o->b + o->len, o->cap - o->len);
+        else
+            hp(o, "IOP manager (entity 3): not hosted by this msgrd (no [iop] section)\n");
+        hp(o, "registered with the FTM:\n%-10s %-5s %-5s %-10s %8s\n", "ENTITY", "KIND", "NODE",
+           "STATE", "FAILURES");
+    }
     int items = 0;
     for (unsigned i = 0; f && i < MHA_FTM_MAX_ENT; i++) {
         const mha_ftm_ent *e = &f->ent[i];
@@ -1082,6 +1241,12 @@ static void ctl_iop(mhd *h, hout *o)
     }
     if (o->json)
         hp(o, "]}\n");
+}
+
+/* `iop list`, `iop show`, or any prefix of them (as in ctl.c) shows; other words command. */
+static bool iop_show_word(const mipc_str *w)
+{
+    return w->len <= 4 && (!memcmp(w->p, "list", w->len) || !memcmp(w->p, "show", w->len));
 }
 
 int mhd_ctl(void *user, const void *req, int json, char *out, size_t cap)
@@ -1102,6 +1267,8 @@ int mhd_ctl(void *user, const void *req, int json, char *out, size_t cap)
         ctl_ha(h, &o);
     else if (!strcmp(obj, "proc"))
         ctl_proc(h, &o);
+    else if (!strcmp(obj, "iop") && q->u.ctl.argc >= 2 && !iop_show_word(&q->u.ctl.arg[1]))
+        return mhd_iop_ctl(h->iopm, q, json, out, cap);
     else if (!strcmp(obj, "iop"))
         ctl_iop(h, &o);
     else

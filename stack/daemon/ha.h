@@ -6,7 +6,10 @@
  *   entity 0  the node microkernel: heartbeat responder, checkpoint store;
  *   entity 1  the fault-tolerance manager (when [ha] ftm = active|standby);
  *   entity 4  the execution supervisor (mha_exec) and the heartbeat watcher (mha_hb) that
- *             watches the processes it starts.
+ *             watches the processes it starts;
+ *   entity 2  the FTM's heartbeat monitor, with [ha] watch_ftm = yes (ha_watch.h);
+ *   entity 3  the IOP manager, when [iop NAME] sections exist (ha_iop.h: boots IOP msgrds
+ *             over the PCIe shim and drives their RFC 10.7 lifecycle and hot swap).
  * MGMT on channel 0 from peers reaches them through the runtime's events; what they emit
  * goes out over the node's links (mc_send), to the local entities, or to the supervised
  * processes.  Each process started from an [exec] section gets a SOCK_SEQPACKET
@@ -21,6 +24,7 @@
 #ifndef MSGRD_HA_H
 #define MSGRD_HA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +42,11 @@ int mhd_start(mhd *h);
 void mhd_event(mhd *h, const mc_event *ev);
 /* msgrctl ha | proc | iop (srv.h msrv_ctl_ext_fn). */
 int mhd_ctl(void *h, const void *req, int json, char *out, size_t cap);
+/* A stop in two steps (msgrd on SIGTERM; also a planned IOP extraction): mhd_quiesce
+ * sends SIGTERM to every supervised process (their exits are not failures) and returns
+ * how many; the caller runs the loop until mhd_quiesced (all reaped), bounded. */
+int mhd_quiesce(mhd *h);
+bool mhd_quiesced(const mhd *h);
 /* Stops the supervised processes (SIGTERM, then SIGKILL after 1 s) and frees everything. */
 void mhd_destroy(mhd *h);
 

@@ -133,6 +133,9 @@ int msgrd_minet_create(mrt *rt, const msgrd_conf_minet *cfg, uint32_t node_id, m
                  mnet_strerror(r), strerror(mnet_tap_errno(m->tap)));
             goto err;
         }
+    /* Announce MINET (CAPS) before any link forms: peers send MINET only to nodes that
+     * announced it (MSG-MINET-5), and so do we. */
+    (void)mc_set_caps(mrt_node(rt), MP_CAP_MINET);
     if ((r = mnet_port_create(mrt_node(rt), m->sw, m->tap, m->domain, &m->port)) < 0) {
         fail(err, errlen, r, "port: %s", mnet_strerror(r));
         goto err;
@@ -340,11 +343,12 @@ static void show_stats(msgrd_minet *m, mout *o)
            (ull)s.tx_flood_mcast, (ull)s.tx_flood_unknown, (ull)p.send_blocked);
         mo(o,
            "\"drops\":{\"no_peer\":%llu,\"local_dst\":%llu,\"core_refused\":%llu,"
+           "\"peer_without_minet\":%llu,"
            "\"tap_read\":%llu,\"wrong_domain\":%llu,\"short\":%llu,\"decode\":%llu,"
            "\"wrong_channel\":%llu,\"tap_write\":%llu},"
            "\"not_learned\":{\"bad_src\":%llu,\"table_full\":%llu}}\n",
-           (ull)s.tx_no_peer, (ull)s.tx_local_dst, (ull)p.send_drop, (ull)p.tap_rx_errors,
-           (ull)s.rx_wrong_domain, (ull)s.rx_short, (ull)p.rx_decode_errors, (ull)p.rx_wrong_chan,
+           (ull)s.tx_no_peer, (ull)s.tx_local_dst, (ull)p.send_drop, (ull)p.tx_nocap,
+           (ull)p.tap_rx_errors, (ull)s.rx_wrong_domain, (ull)s.rx_short, (ull)p.rx_decode_errors, (ull)p.rx_wrong_chan,
            (ull)p.tap_tx_errors, (ull)s.rx_bad_src, (ull)s.table_full);
         return;
     }
@@ -357,8 +361,10 @@ static void show_stats(msgrd_minet *m, mout *o)
        (ull)s.rx_flood);
     mo(o, "floods: broadcast %llu multicast %llu unknown %llu   backpressure %llu\n",
        (ull)s.tx_flood_bcast, (ull)s.tx_flood_mcast, (ull)s.tx_flood_unknown, (ull)p.send_blocked);
-    mo(o, "drops out: no_peer %llu local_dst %llu core_refused %llu tap_read %llu\n",
-       (ull)s.tx_no_peer, (ull)s.tx_local_dst, (ull)p.send_drop, (ull)p.tap_rx_errors);
+    mo(o, "drops out: no_peer %llu local_dst %llu core_refused %llu peer_without_minet %llu "
+          "tap_read %llu\n",
+       (ull)s.tx_no_peer, (ull)s.tx_local_dst, (ull)p.send_drop, (ull)p.tx_nocap,
+       (ull)p.tap_rx_errors);
     mo(o, "drops in:  wrong_domain %llu short %llu decode %llu wrong_channel %llu tap_write %llu\n",
        (ull)s.rx_wrong_domain, (ull)s.rx_short, (ull)p.rx_decode_errors, (ull)p.rx_wrong_chan,
        (ull)p.tap_tx_errors);

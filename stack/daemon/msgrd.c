@@ -134,7 +134,8 @@ static void usage(void)
             "             [--pidfile FILE] [--foreground] [--log-level SPEC] [--tolerance MS]\n"
             "             [--notify-fd FD] [--user USER] [--group GROUP] [--keep-caps LIST]\n"
             "             [--minet] [--minet-tap NAME] [--minet-addr CIDR]... [--minet-mac MAC]\n"
-            "             [--minet-mtu N] [--minet-set KEY=VALUE]...\n");
+            "             [--minet-mtu N] [--minet-set KEY=VALUE]... [--ha-rejoin]\n"
+            "             [--ha-iop-manager NODE]\n");
 }
 
 static volatile int stopping;
@@ -192,7 +193,8 @@ int main(int argc, char **argv)
         {"notify-fd", 1, 0, 'N'},    {"user", 1, 0, 'U'},        {"group", 1, 0, 'g'},
         {"keep-caps", 1, 0, 'K'},    {"help", 0, 0, 'h'},        {"minet", 0, 0, 0x100},
         {"minet-tap", 1, 0, 0x101},  {"minet-addr", 1, 0, 0x102}, {"minet-mac", 1, 0, 0x103},
-        {"minet-mtu", 1, 0, 0x104},  {"minet-set", 1, 0, 0x105}, {0, 0, 0, 0}};
+        {"minet-mtu", 1, 0, 0x104},  {"minet-set", 1, 0, 0x105}, {"ha-rejoin", 0, 0, 0x110},
+        {"ha-iop-manager", 1, 0, 0x111}, {0, 0, 0, 0}};
     /* Two passes: the file first, so the command line overrides it. */
     for (int i = 1; i < argc - 1; i++)
         if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
@@ -224,6 +226,15 @@ int main(int argc, char **argv)
         case 0x103: bad = opt_minet(&c, "mac", optarg); break;
         case 0x104: bad = opt_minet(&c, "mtu", optarg); break;
         case 0x105: bad = opt_minet(&c, NULL, optarg); break;
+        case 0x110: c.ha.rejoin = 1; break; /* an IOP manager re-inserting this board */
+        case 0x111: { /* the IOP manager that started this board (its node id) */
+            char *e;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &e, 10);
+            bad = errno || !*optarg || *optarg == '-' || *e || v == 0 || v > 0xFFFFFFFEul;
+            c.ha.iop_mgr = bad ? 0 : v;
+            break;
+        }
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -232,6 +243,8 @@ int main(int argc, char **argv)
                                                     "minet-mac", "minet-mtu", "minet-set"};
             if (o >= 0x100 && o <= 0x105) /* long-only options have no letter */
                 fprintf(stderr, "msgrd: bad value for option --%s\n", minet_opt[o - 0x100]);
+            else if (o == 0x111)
+                fprintf(stderr, "msgrd: bad value for option --ha-iop-manager\n");
             else
                 fprintf(stderr, "msgrd: bad value for option -%c\n", o);
             return 2;
@@ -385,6 +398,16 @@ int main(int argc, char **argv)
         msgrd_minet_turn(minet_svc); /* a frame held by backpressure, once there is room */
     }
     status = stopping ? 0 : 1;
+    /* A stop (SIGTERM; also how an IOP manager quiesces this node for a planned hot-swap
+     * extraction) first stops the supervised processes while the loop still runs: the
+     * checkpoint a process is saving when told to stop is then still acknowledged, and
+     * whoever restores it next continues exactly where it ended.  Bounded. */
+    if (stopping && mhd_quiesce(ha_svc) > 0) {
+        uint64_t end = mrt_now() + 3000000000ull;
+        while (!mhd_quiesced(ha_svc) && mrt_now() < end)
+            if (mrt_run_once(rt, 50) < 0)
+                break;
+    }
 out:
     mhd_destroy(ha_svc); /* stops the supervised processes */
     ha_svc = NULL;

@@ -131,6 +131,7 @@ extern const size_t mha_hbresp_nsubs;
 #define MHA_FTM_LOG       128u
 #define MHA_FTM_HIST      16u  /* failure timestamps kept per entity */
 #define MHA_FTM_MAX_BUDGET 64u
+#define MHA_FTM_FENCE_Q   16u /* nodes that came up, waiting for FENCE + ELECT */
 
 enum mha_kind { MHA_K_PROC = 0, MHA_K_IOP = 1, MHA_K_NODE = 2 };
 enum mha_ent_state {
@@ -169,6 +170,8 @@ enum mha_action {
     MHA_A_STEP_DOWN,     /* stopped acting as FTM (fenced) */
     MHA_A_IGNORED_INACTIVE, /* not the active FTM: no command */
     MHA_A_RESTORED,      /* registry restored from the FTM's own checkpoint */
+    MHA_A_STOP_STALE,    /* an instance a failover left behind spoke: PROC_STOP (again), and
+                          * its REGISTER or failure report changes nothing (MSG-MGMT-26) */
 };
 
 typedef struct mha_decision {
@@ -224,6 +227,13 @@ typedef struct mha_ftm_ent {
     uint64_t failed_at, restart_at, recover_sent_at;
     uint32_t restarts, total_failovers, total_failures;
     uint32_t target_node;         /* node the pending recovery runs on */
+    /* The node a failover took the entity away from: its instance there was sent
+     * PROC_STOP, which may have been lost (the node unreachable, or partitioned).  Until
+     * the FTM itself moves the entity back there, a REGISTER of the entity from that node
+     * is refused and answered with PROC_STOP again, and failure reports from that node
+     * about it are ignored: they concern the stale instance, not the live one.  0: none.
+     * In the self-checkpoint: an FTM that takes over keeps refusing it. */
+    uint32_t stale_node;
 } mha_ftm_ent;
 
 typedef struct mha_ftm {
@@ -240,19 +250,27 @@ typedef struct mha_ftm {
     uint64_t log_total;
     uint64_t commands, restarts, failovers, degraded, faulted, duplicates, recoveries;
     uint64_t emit_errors, reg_full;
+    uint64_t stale_stops; /* PROC_STOPs resent for instances a failover left behind */
     /* self-checkpoint: one save outstanding at a time; `dirty` = registry changed since */
     bool dirty, restore_pending;
     bool announce; /* FENCE + ELECT still to send (an FTM active from its start) */
     uint32_t save_seq, save_corr, restore_corr;
     uint64_t save_sent_at, restore_sent_at, dirty_at, activated_at;
     uint64_t self_saves, self_acks, self_save_errors, self_truncated, restored_entities;
+    /* Leadership evidence for operators: who ordered the takeover, and who deposed us. */
+    uint32_t promoted_by_node, promoted_by_entity, deposed_by_node;
+    uint64_t deposed_at;
+    /* Nodes that came up (mha_ftm_node_up): FENCE + ELECT to each at the next tick. */
+    uint32_t fence_q[MHA_FTM_FENCE_Q];
+    uint32_t fence_n;
+    uint64_t fence_q_full;
 } mha_ftm;
 #define MHA_FTM_CKPT_RETRY_NS 1000000000ull /* resend an unanswered save or restore */
 /* One registry record in the FTM's checkpoint: id, node, home, standby, sup (32 each),
  * kind, the on-exit, on-crash and on-hang policies (8 each), then the recovery in
- * progress: state (8) and target node (32).  34 fit in a save; past that the save is
- * truncated and counted (self_truncated). */
-#define MHA_FTM_CKPT_REC 29u
+ * progress: state (8) and target node (32), then the stale node (32).  30 fit in a save;
+ * past that the save is truncated and counted (self_truncated). */
+#define MHA_FTM_CKPT_REC 33u
 
 extern const mk_element_ops mha_ftm_ops;
 extern const uint16_t mha_ftm_subs[];
@@ -264,6 +282,13 @@ mha_ftm_policy mha_ftm_default_policy(void);
 unsigned mha_ftm_log_count(const mha_ftm *s);
 const mha_decision *mha_ftm_log_at(const mha_ftm *s, unsigned i);
 const mha_ftm_ent *mha_ftm_entity(const mha_ftm *s, uint32_t id);
+/* Host side: `node` came up (a link to it was established).  An active FTM sends it
+ * FENCE + ELECT at its next tick (deadline now), so that a node that was away (a
+ * restarted FTM node with a stale configured epoch among them) learns the epoch and where
+ * the FTM is before it acts, without waiting for it to register (MSG-MGMT-14, 16).  A
+ * non-active FTM ignores it (0).  MK_ELIMIT when MHA_FTM_FENCE_Q nodes already wait
+ * (counted; the node is still fenced when it registers). */
+int mha_ftm_node_up(mha_ftm *s, uint32_t node);
 const char *mha_action_name(int a);
 const char *mha_trigger_name(int t);
 /* One decision as a line for operators (msgrctl, logs): when, which entity, why (trigger,
@@ -357,6 +382,10 @@ int mha_exec_started(mha_exec *s, uint32_t entity, uint64_t now);
  * report goes out at the next tick (deadline = now). */
 int mha_exec_exited(mha_exec *s, uint32_t entity, int status, uint64_t now);
 bool mha_exec_action_pop(mha_exec *s, mha_exec_action *a);
+/* The host stops the process itself (its node shuts down, or is quiesced for a planned
+ * hot-swap extraction): the exit that follows is the supervisor's doing and is not
+ * reported (MSG-MGMT-22).  MK_ENOENT if not configured. */
+int mha_exec_stopping(mha_exec *s, uint32_t entity);
 
 /* ================================== IOP ======================================= */
 enum mha_iop_state {
@@ -422,11 +451,14 @@ extern const size_t mha_iop_nsubs;
 /* ================================ checkpoints ================================== */
 #define MHA_CKPT_MAX      32u
 /* A save must fit one outbound MGMT payload (MK_OUT_PAYLOAD_MAX): block header (4) +
- * ckpt_id, path, cseq (12) + state.  1000 leaves room and holds an FTM registry of 47. */
+ * ckpt_id, path, cseq (12) + state.  1000 leaves room and holds an FTM registry of 30. */
 #define MHA_CKPT_BLOB_MAX 1000u
 
 typedef struct mha_ckpt_rec {
     bool used, replicated;
+    bool repl_refused;     /* the replica refused this save (it holds a newer one): no retry */
+    uint32_t repl_corr;    /* corr_id of the copy sent to the replica (matches its ACK) */
+    uint64_t repl_sent_at; /* a copy unconfirmed for MHA_CKPT_REPL_RETRY_NS is sent again */
     uint32_t ckpt_id, path, cseq;
     uint32_t owner_node, owner_entity;
     uint64_t saved_at;
@@ -446,7 +478,13 @@ typedef struct mha_ckpt {
     mha_ckpt_rec rec[MHA_CKPT_MAX];
     uint64_t saves, dup_saves, stale, too_big, full, restores, misses, replicated, repl_sent;
     uint64_t fenced; /* saves refused: older epoch than the stored record's */
+    uint64_t repl_retries, repl_refused; /* copies sent again; copies the replica refused */
 } mha_ckpt;
+/* A copy that the replica has not confirmed (it was down, or the copy was lost) is sent
+ * again after this long, until it is confirmed or refused: a checkpoint saved while the
+ * replica was away must still reach it, or a standby restoring from the replica would get
+ * an older state (an FTM that takes over, an older registry). */
+#define MHA_CKPT_REPL_RETRY_NS 1000000000ull
 
 extern const mk_element_ops mha_ckpt_ops;
 extern const uint16_t mha_ckpt_subs[];

@@ -13,6 +13,10 @@
  * again (idempotent); the same cseq with other bytes is refused.  A save on another path
  * replaces the record: a restored entity opens a new path and its cseq starts afresh.
  *
+ * Replication: the copy is matched to the replica's CKPT_ACK by corr_id (an ACK of an
+ * older copy does not confirm a newer save) and is sent again every
+ * MHA_CKPT_REPL_RETRY_NS until the replica confirms or refuses it.
+ *
  * Fencing: a save carrying an epoch older than the one that wrote the record is refused
  * (MK_EFENCED), so a deposed FTM that resumes cannot roll back its successor's registry.
  *
@@ -62,6 +66,29 @@ static int ckpt_init(mk_ctx *c, const void *cfg)
         s->cfg = *(const mha_ckpt_config *)cfg;
     s->next_corr = 1;
     return 0;
+}
+
+static bool ckpt_replicated(const mha_ckpt *s)
+{
+    return s->cfg.replica_entity || s->cfg.replica_node;
+}
+
+/* Send the stored record to the replica, with the saver's epoch (the replica fences by it
+ * too).  A copy the outbox refuses is sent again by the tick. */
+static void ckpt_forward(mk_ctx *c, mha_ckpt *s, mha_ckpt_rec *r)
+{
+    mk_msg m;
+    uint8_t b[12 + MHA_CKPT_BLOB_MAX];
+    int n = mha_ckpt_block(b, sizeof b, r->ckpt_id, r->path, r->cseq, r->blob, r->len);
+    mk_msg_init(&m, s->cfg.replica_node, s->cfg.replica_entity, s->next_corr++);
+    if (s->next_corr == 0)
+        s->next_corr = 1;
+    mk_msg_set_epoch(&m, r->epoch);
+    (void)mk_msg_uop(&m, MP_UOP_CKPT_SAVE, 0);
+    r->repl_corr = m.corr_id;
+    r->repl_sent_at = mk_ctx_now(c);
+    if (n > 0 && mk_msg_block(&m, MP_UOP_CKPT_SAVE, b, (size_t)n) == 0 && mk_emit(c, &m) == 0)
+        s->repl_sent++;
 }
 
 static int ckpt_save(mk_ctx *c, mha_ckpt *s, const uint8_t *p, size_t len)
@@ -121,17 +148,10 @@ static int ckpt_save(mk_ctx *c, mha_ckpt *s, const uint8_t *p, size_t len)
     r->version++;
     r->epoch = mk_ctx_msg_epoch(c);
     r->replicated = false;
+    r->repl_refused = false;
     s->saves++;
-    if (s->cfg.replica_entity || s->cfg.replica_node) {
-        mk_msg m;
-        mk_msg_init(&m, s->cfg.replica_node, s->cfg.replica_entity, s->next_corr++);
-        if (s->next_corr == 0)
-            s->next_corr = 1;
-        mk_msg_set_epoch(&m, r->epoch); /* the replica fences by the writer's epoch too */
-        (void)mk_msg_uop(&m, MP_UOP_CKPT_SAVE, 0);
-        if (mk_msg_block(&m, MP_UOP_CKPT_SAVE, p, len) == 0 && mk_emit(c, &m) == 0)
-            s->repl_sent++;
-    }
+    if (ckpt_replicated(s))
+        ckpt_forward(c, s, r);
     uint8_t b[4];
     mp_put32(b, id);
     int rc = mk_reply_uop(c, MP_UOP_CKPT_ACK, 0);
@@ -144,12 +164,21 @@ static int ckpt_uop(mk_ctx *c, uint16_t op, uint16_t arg)
     const uint8_t *p;
     size_t len;
     if (mk_ctx_is_reply(c)) {
-        /* The replica's CKPT_ACK: the record now lives on two nodes. */
-        if (op == MP_UOP_CKPT_ACK && arg == 0 && mk_param(c, &p, &len) == 0 && len >= 4) {
-            mha_ckpt_rec *r = (mha_ckpt_rec *)mha_ckpt_get(s, mp_get32(p));
-            if (r && !r->replicated) {
+        /* The replica's answer to the newest copy of a record: CKPT_ACK, the record now
+         * lives on two nodes; an ERROR (CKPT_SAVE with a reason), the replica holds a
+         * newer save (another writer's, or a newer epoch's): nothing to send again. */
+        uint32_t corr = mk_ctx_corr(c);
+        for (unsigned i = 0; corr && i < MHA_CKPT_MAX; i++) {
+            mha_ckpt_rec *r = &s->rec[i];
+            if (!r->used || r->replicated || r->repl_refused || r->repl_corr != corr)
+                continue;
+            if (op == MP_UOP_CKPT_ACK && arg == 0 && mk_param(c, &p, &len) == 0 && len >= 4 &&
+                mp_get32(p) == r->ckpt_id) {
                 r->replicated = true;
                 s->replicated++;
+            } else if (op == MP_UOP_CKPT_SAVE && arg != 0) {
+                r->repl_refused = true;
+                s->repl_refused++;
             }
         }
         return 0;
@@ -181,8 +210,39 @@ static int ckpt_uop(mk_ctx *c, uint16_t op, uint16_t arg)
     }
 }
 
+static bool ckpt_owes_copy(const mha_ckpt *s, const mha_ckpt_rec *r)
+{
+    return ckpt_replicated(s) && r->used && !r->replicated && !r->repl_refused;
+}
+
+static int ckpt_tick(mk_ctx *c)
+{
+    mha_ckpt *s = mk_ctx_state(c);
+    uint64_t now = mk_ctx_now(c);
+    for (unsigned i = 0; i < MHA_CKPT_MAX; i++) {
+        mha_ckpt_rec *r = &s->rec[i];
+        if (ckpt_owes_copy(s, r) && now >= r->repl_sent_at + MHA_CKPT_REPL_RETRY_NS) {
+            s->repl_retries++;
+            ckpt_forward(c, s, r);
+        }
+    }
+    return 0;
+}
+
+static uint64_t ckpt_deadline(const void *state)
+{
+    const mha_ckpt *s = state;
+    uint64_t d = UINT64_MAX;
+    for (unsigned i = 0; i < MHA_CKPT_MAX; i++)
+        if (ckpt_owes_copy(s, &s->rec[i]) && s->rec[i].repl_sent_at + MHA_CKPT_REPL_RETRY_NS < d)
+            d = s->rec[i].repl_sent_at + MHA_CKPT_REPL_RETRY_NS;
+    return d;
+}
+
 const mk_element_ops mha_ckpt_ops = {
     .state_size = sizeof(mha_ckpt),
     .init = ckpt_init,
     .uop = ckpt_uop,
+    .tick = ckpt_tick,
+    .deadline = ckpt_deadline,
 };

@@ -129,6 +129,18 @@ int mha_exec_started(mha_exec *s, uint32_t entity, uint64_t now)
     return 0;
 }
 
+int mha_exec_stopping(mha_exec *s, uint32_t entity)
+{
+    mha_exec_proc *p = exec_find(s, entity);
+    if (!p)
+        return MK_ENOENT;
+    if (p->state == MHA_X_RUNNING || p->state == MHA_X_STARTING) {
+        p->expect_exit = true;
+        p->state = MHA_X_STOPPING;
+    }
+    return 0;
+}
+
 int mha_exec_exited(mha_exec *s, uint32_t entity, int status, uint64_t now)
 {
     mha_exec_proc *p = exec_find(s, entity);

@@ -26,7 +26,10 @@
  *
  * Per-entity policy: REGISTER props "on-exit", "on-crash", "on-hang" (restart | stop |
  * failover) override the ladder for that class of failure.  A failover also sends
- * PROC_STOP to the old node, so that a hung instance cannot come back beside the new one.
+ * PROC_STOP to the old node, so that a hung instance cannot come back beside the new one,
+ * and remembers that node: a node cut off by a partition never got that PROC_STOP, and
+ * when it is back its REGISTER of the entity is refused, its reports about the entity
+ * start nothing, and the PROC_STOP is sent again (MSG-MGMT-32).
  * A node entity (kind "node") reported failed moves every process on it to its standby
  * (N+1) and waits, STOPPED, until the node registers again.
  *
@@ -68,8 +71,8 @@ const char *mha_action_name(int a)
 {
     static const char *const n[] = {"?", "restart", "backoff", "failover", "degrade", "fault",
                                     "duplicate", "none", "recovered", "activate", "step-down",
-                                    "ignored-inactive", "restored"};
-    return (a > 0 && a <= MHA_A_RESTORED) ? n[a] : "?";
+                                    "ignored-inactive", "restored", "stop-stale"};
+    return (a > 0 && a <= MHA_A_STOP_STALE) ? n[a] : "?";
 }
 
 const char *mha_trigger_name(int t)
@@ -198,7 +201,7 @@ static int ftm_stats(mk_ctx *c, const mha_ftm *s)
         {"ftm.recoveries", s->recoveries}, {"ftm.emit_errors", s->emit_errors},
         {"ftm.ckpt_saves", s->self_saves}, {"ftm.ckpt_acks", s->self_acks},
         {"ftm.ckpt_errors", s->self_save_errors}, {"ftm.ckpt_truncated", s->self_truncated},
-        {"ftm.restored_entities", s->restored_entities},
+        {"ftm.restored_entities", s->restored_entities}, {"ftm.stale_stops", s->stale_stops},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         int rc = mha_props_add_u64(b, sizeof b, &used, kv[i].k, kv[i].v);
@@ -273,6 +276,9 @@ static bool ftm_check_epoch(mk_ctx *c, mha_ftm *s)
         ftm_log(s, mk_ctx_now(c), NULL, 0, MHA_T_NEWER_EPOCH, MHA_A_STEP_DOWN, 0,
                 mk_ctx_src_node(c), mk_ctx_src_entity(c), 0, 0, 0, 0);
         s->epoch_fenced_by = seen;
+        s->deposed_at = mk_ctx_now(c);
+        s->deposed_by_node = mk_ctx_src_node(c); /* 0 during a tick: learnt earlier */
+        s->fence_n = 0;
     }
     return s->role == MHA_FTM_ACTIVE;
 }
@@ -296,6 +302,48 @@ static int ftm_send_recover(mk_ctx *c, mha_ftm *s, mha_ftm_ent *e, uint16_t arg,
     else
         s->commands++;
     return rc;
+}
+
+/* PROC_STOP(kill) for e to its supervisor on `node`, stamped with our epoch (MSG-MGMT-26).
+ * One-way and best effort: the node may be gone. */
+static void ftm_send_stop(mk_ctx *c, mha_ftm *s, const mha_ftm_ent *e, uint32_t node)
+{
+    mk_msg m;
+    mk_msg_init(&m, node, e->sup_entity, 0);
+    mk_msg_set_epoch(&m, s->epoch);
+    uint8_t b[4];
+    mp_put32(b, e->id);
+    (void)mk_msg_uop(&m, MP_UOP_PROC_STOP, 1);
+    (void)mk_msg_block(&m, MP_UOP_PROC_STOP, b, 4);
+    if (mk_emit(c, &m) < 0)
+        s->emit_errors++;
+}
+
+/* Is what `node` says about e about an instance that a failover left behind?  Only while
+ * the FTM wants e elsewhere: once it moves e back to that node (target_node), the node's
+ * instance is the live one again.  A STOPPED or FAULTED entity runs nowhere else, so a
+ * survivor there is the only instance and may register. */
+static bool ftm_stale_at(const mha_ftm_ent *e, uint32_t node)
+{
+    return e->kind == MHA_K_PROC && e->stale_node != 0 && node == e->stale_node &&
+           e->target_node != node && e->state != MHA_E_STOPPED && e->state != MHA_E_FAULTED;
+}
+
+/* The stale instance of e on `node` spoke (a REGISTER, or a failure report about it): the
+ * PROC_STOP sent at the failover may have been lost while the node was unreachable, so
+ * send it again.  The registry is not changed: the FTM says where an entity runs. */
+static void ftm_stop_stale(mk_ctx *c, mha_ftm *s, mha_ftm_ent *e, uint32_t node, int trig,
+                           uint16_t reason)
+{
+    uint64_t now = mk_ctx_now(c);
+    uint32_t rn = mk_ctx_src_node(c), re = mk_ctx_src_entity(c);
+    if (!ftm_check_epoch(c, s)) {
+        ftm_log(s, now, e, e->id, trig, MHA_A_IGNORED_INACTIVE, reason, rn, re, 0, 0, 0, 0);
+        return;
+    }
+    ftm_send_stop(c, s, e, node);
+    s->stale_stops++;
+    ftm_log(s, now, e, e->id, trig, MHA_A_STOP_STALE, reason, rn, re, e->nfails, 0, 0, node);
 }
 
 /* Send the pending recovery of e if the budget allows, else park it in DEGRADED. */
@@ -322,16 +370,11 @@ static void ftm_try_recover(mk_ctx *c, mha_ftm *s, mha_ftm_ent *e, int trig, uin
     }
     if (failover) {
         /* Fence the old instance: a hung process on the old node must not come back and
-         * serve beside the new one.  Best effort (its node may be gone); one-way. */
-        mk_msg m;
-        mk_msg_init(&m, e->node, e->sup_entity, 0);
-        mk_msg_set_epoch(&m, s->epoch);
-        uint8_t b[4];
-        mp_put32(b, e->id);
-        (void)mk_msg_uop(&m, MP_UOP_PROC_STOP, 1);
-        (void)mk_msg_block(&m, MP_UOP_PROC_STOP, b, 4);
-        if (mk_emit(c, &m) < 0)
-            s->emit_errors++;
+         * serve beside the new one.  Best effort (its node may be gone, or only cut off
+         * for a while): the node is remembered, and when it is heard from again about
+         * this entity the stop is sent again (ftm_stop_stale). */
+        ftm_send_stop(c, s, e, e->node);
+        e->stale_node = e->node;
     }
     s->budget_at[s->budget_n++] = now;
     e->state = MHA_E_RECOVERING;
@@ -464,6 +507,7 @@ static void ftm_ckpt_save(mk_ctx *c, mha_ftm *s)
         b[n + 23] = e->pol_hang;
         b[n + 24] = e->state;
         mp_put32(b + n + 25, e->target_node);
+        mp_put32(b + n + 29, e->stale_node);
         n += MHA_FTM_CKPT_REC;
     }
     /* path 0: the registry is tied to no path; cseq orders the saves of one writer. */
@@ -563,6 +607,7 @@ static void ftm_ckpt_reply(mk_ctx *c, mha_ftm *s, uint16_t op, uint16_t arg)
             e->pol_crash = r[22] <= MHA_POL_FAILOVER ? r[22] : MHA_POL_DEFAULT;
             e->pol_hang = r[23] <= MHA_POL_FAILOVER ? r[23] : MHA_POL_DEFAULT;
             e->target_node = mp_get32(r + 25);
+            e->stale_node = mp_get32(r + 29); /* a stale instance stays refused */
             e->failed_at = now;
             /* A recovery the old FTM had in progress continues here: nobody else would
              * report it again if the watcher that saw the failure went down with its
@@ -593,21 +638,44 @@ static void ftm_ckpt_reply(mk_ctx *c, mha_ftm *s, uint16_t op, uint16_t arg)
     ftm_ckpt_save(c, s); /* registrations taken while restoring */
 }
 
-/* FENCE + ELECT to every node (MSG-MGMT-13): nodes learn the epoch, and the watchers that
- * follow the FTM learn where it is.  Retried from the tick if the outbox is full. */
-static void ftm_announce(mk_ctx *c, mha_ftm *s)
+/* FENCE + ELECT, stamped with our epoch, to every entity of `node` (MK_NODE_ALL: every
+ * node that is up): it learns the epoch, and the watchers and supervisors that follow the
+ * FTM learn where it is.  Returns the mk_emit result (counted on failure). */
+static int ftm_fence(mk_ctx *c, mha_ftm *s, uint32_t node)
 {
     mk_msg m;
-    mk_msg_init(&m, MK_NODE_ALL, MK_ENTITY_ALL, 0);
+    mk_msg_init(&m, node, MK_ENTITY_ALL, 0);
     mk_msg_set_epoch(&m, s->epoch);
     uint8_t b[4];
     mp_put32(b, s->cfg.node_id);
     (void)mk_msg_uop(&m, MP_UOP_FENCE, 0);
     (void)mk_msg_uop(&m, MP_UOP_ELECT, s->cfg.rank);
     (void)mk_msg_block(&m, MP_UOP_ELECT, b, 4);
-    s->announce = mk_emit(c, &m) < 0;
-    if (s->announce)
+    int rc = mk_emit(c, &m);
+    if (rc < 0)
         s->emit_errors++;
+    return rc;
+}
+
+/* To every node (MSG-MGMT-13).  Retried from the tick if the outbox is full. */
+static void ftm_announce(mk_ctx *c, mha_ftm *s)
+{
+    s->announce = ftm_fence(c, s, MK_NODE_ALL) < 0;
+}
+
+int mha_ftm_node_up(mha_ftm *s, uint32_t node)
+{
+    if (s->role != MHA_FTM_ACTIVE || node == 0 || node == MK_NODE_ALL)
+        return 0;
+    for (uint32_t i = 0; i < s->fence_n; i++)
+        if (s->fence_q[i] == node)
+            return 0;
+    if (s->fence_n >= MHA_FTM_FENCE_Q) {
+        s->fence_q_full++;
+        return MK_ELIMIT;
+    }
+    s->fence_q[s->fence_n++] = node;
+    return 0;
 }
 
 /* ---- element ops ---------------------------------------------------------------------- */
@@ -658,6 +726,13 @@ static int ftm_register(mk_ctx *c, mha_ftm *s, const uint8_t *p, size_t len)
     uint8_t ph = pl ? ftm_pol_prop(pr, pl, "on-hang") : 0;
     mha_ftm_ent *e = ftm_find(s, id);
     bool fresh_entry = e == NULL;
+    if (e && kind == MHA_K_PROC && ftm_stale_at(e, node)) {
+        /* The instance a failover left on `node` (its supervisor re-registering it when
+         * the node is back, or the instance itself): it must not take the entity back
+         * from the live one.  Refused, and stopped again. */
+        ftm_stop_stale(c, s, e, node, MHA_T_REGISTER, 0);
+        return MK_ESTATE;
+    }
     if (!e) {
         for (unsigned i = 0; i < MHA_FTM_MAX_ENT && !e; i++)
             if (!s->ent[i].used)
@@ -690,6 +765,8 @@ static int ftm_register(mk_ctx *c, mha_ftm *s, const uint8_t *p, size_t len)
     e->kind = kind;
     e->node = node;
     e->target_node = node;
+    if (e->stale_node == node)
+        e->stale_node = 0; /* not stale here (above): the FTM moved it back, or it was lost */
     e->sup_entity = sup;
     e->pol_exit = pe;
     e->pol_crash = pc;
@@ -700,17 +777,15 @@ static int ftm_register(mk_ctx *c, mha_ftm *s, const uint8_t *p, size_t len)
     if (kind == MHA_K_NODE && s->role == MHA_FTM_ACTIVE) {
         /* A node that comes up (or back) learns the epoch before any command from us
          * (MSG-MGMT-14): its supervisor would otherwise accept orders of any epoch, and
-         * its processes' fenced requests would carry none. */
-        mk_msg m;
-        mk_msg_init(&m, e->node, MK_ENTITY_ALL, 0);
-        mk_msg_set_epoch(&m, s->epoch);
-        uint8_t b[4];
-        mp_put32(b, s->cfg.node_id);
-        (void)mk_msg_uop(&m, MP_UOP_FENCE, 0);
-        (void)mk_msg_uop(&m, MP_UOP_ELECT, s->cfg.rank); /* and where the FTM is */
-        (void)mk_msg_block(&m, MP_UOP_ELECT, b, 4);
-        if (mk_emit(c, &m) < 0)
-            s->emit_errors++;
+         * its processes' fenced requests would carry none.  ELECT tells where we are. */
+        (void)ftm_fence(c, s, e->node);
+        /* A node that is back (a healed partition) may still run instances that a
+         * failover moved away while it was cut off, whose PROC_STOP it never got. */
+        for (unsigned i = 0; i < MHA_FTM_MAX_ENT; i++) {
+            mha_ftm_ent *x = &s->ent[i];
+            if (x->used && ftm_stale_at(x, e->node))
+                ftm_stop_stale(c, s, x, e->node, MHA_T_REGISTER, 0);
+        }
     }
     return mk_reply_uop(c, MP_UOP_REGISTER, 0);
 }
@@ -779,6 +854,14 @@ static int ftm_uop_body(mk_ctx *c, uint16_t op, uint16_t arg)
             }
             return 0;
         }
+        if (ftm_stale_at(e, rn)) {
+            /* From the node a failover took e away from: its watcher or supervisor speaks
+             * of the instance left there (hung while the node was cut off, or ending now),
+             * not of the live one elsewhere.  Restarting e would put a second instance
+             * beside the live one; stopping the stale one is all there is to do. */
+            ftm_stop_stale(c, s, e, rn, trig, arg);
+            return 0;
+        }
         bool fresh = e->state == MHA_E_UP;
         /* While a restart is in flight, a crash reported by the entity's own supervisor is
          * the *new* instance dying (a crash loop): a new failure.  A heartbeat-loss report
@@ -806,6 +889,9 @@ static int ftm_uop_body(mk_ctx *c, uint16_t op, uint16_t arg)
         s->epoch = e;
         s->role = MHA_FTM_ACTIVE;
         s->activated_at = now;
+        s->promoted_by_node = mk_ctx_src_node(c);
+        s->promoted_by_entity = mk_ctx_src_entity(c);
+        s->fence_n = 0; /* the announce below reaches every node that is up */
         ftm_log(s, now, NULL, 0, MHA_T_TAKEOVER, MHA_A_ACTIVATE, 0, mk_ctx_src_node(c),
                 mk_ctx_src_entity(c), 0, 0, 0, s->cfg.node_id);
         ftm_announce(c, s);
@@ -848,6 +934,10 @@ static int ftm_tick(mk_ctx *c)
     const mha_ftm_policy *p = &s->cfg.pol;
     if (s->announce)
         ftm_announce(c, s);
+    /* Nodes that came up; one the outbox refuses is fenced when it registers. */
+    for (uint32_t i = 0; i < s->fence_n; i++)
+        (void)ftm_fence(c, s, s->fence_q[i]);
+    s->fence_n = 0;
     if (s->restore_pending && now >= s->restore_sent_at + MHA_FTM_CKPT_RETRY_NS)
         ftm_ckpt_restore(c, s);
     if (s->save_corr && now >= s->save_sent_at + MHA_FTM_CKPT_RETRY_NS) {
@@ -889,7 +979,7 @@ static uint64_t ftm_deadline(const void *state)
         return UINT64_MAX;
     uint64_t d = UINT64_MAX;
     bool parked = false;
-    if (s->announce)
+    if (s->announce || s->fence_n)
         return 0;
     if (s->restore_pending)
         d = s->restore_sent_at + MHA_FTM_CKPT_RETRY_NS;

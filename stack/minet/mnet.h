@@ -184,6 +184,7 @@ typedef struct mnet_port_stats {
     uint64_t msgs_tx, msgs_rx;              /* MINET messages sent / received */
     uint64_t send_blocked;                  /* unicast held on MC_EAGAIN (backpressure) */
     uint64_t send_drop;                     /* flood copy or frame dropped by the core */
+    uint64_t tx_nocap;                      /* copies not sent: peer without CAP_MINET */
     uint64_t rx_decode_errors;              /* MINET body rejected */
     uint64_t rx_wrong_chan;                 /* MINET on a channel other than 1 */
 } mnet_port_stats;

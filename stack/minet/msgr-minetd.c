@@ -242,6 +242,7 @@ int main(int argc, char **argv)
                     strerror(mnet_tap_errno(d.tap)));
             goto out;
         }
+    (void)mc_set_caps(mrt_node(d.rt), MP_CAP_MINET); /* before any link: MSG-MINET-5 */
     if ((r = mnet_port_create(mrt_node(d.rt), d.sw, d.tap, (uint16_t)mdomain, &d.port)) < 0) {
         fprintf(stderr, "msgr-minetd: port: %s\n", mnet_strerror(r));
         goto out;

@@ -111,6 +111,11 @@ static int send_buf(mnet_port *p, size_t len, const mnet_meta *meta, uint64_t no
         return n;
     put_hdr(p->buf, meta, flood, p->domain);
     for (int i = 0; i < n; i++) {
+        /* A peer that did not announce MINET is not part of the domain (MSG-MINET-5). */
+        if (!(mc_peer_caps(p->node, p->nodes[i]) & MP_CAP_MINET)) {
+            p->st.tx_nocap++;
+            continue;
+        }
         int r = mc_send(p->node, p->nodes[i], MP_CHAN_MINET, MP_T_MINET, p->buf, len, now, NULL);
         if (r == MC_OK) {
             p->st.msgs_tx++;

@@ -14,79 +14,35 @@ synchronisation: bounded polls of msgrctl -j and the log.
 
 usage: msgrd_failover.py BIN_DIR
 """
-import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-BIN = sys.argv[1]
-T = tempfile.mkdtemp(prefix="msgr-hafo.")
-LOG = os.path.join(T, "app.log")
-APP = os.path.join(BIN, "msgr-ha-app")
-procs = {}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ha_lib  # noqa: E402  (this folder, from any working directory)
+
+run = ha_lib.Run(sys.argv[1], "msgr-hafo.")
+LOG = run.path("app.log")
+APP = run.exe("msgr-ha-app")
+procs = run.procs
+fail = run.fail
+until = run.until
+stop = run.stop
+ctl = run.ctl  # ctl(n, ...): msgrctl on node n
 
 
-def ctl(n, *args, json_out=True):
-    r = subprocess.run([os.path.join(BIN, "msgrctl"), "-s", os.path.join(T, "%d.sock" % n)] +
-                       (["-j"] if json_out else []) + list(args), capture_output=True, text=True, timeout=10)
-    if r.returncode != 0:
-        return None
-    if not json_out:
-        return r.stdout
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return None
-
-
-def stop():
-    for p in procs.values():
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs.values():
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    for f in sorted(os.listdir(T)):
-        if f.endswith(".err") or f.endswith(".log"):
-            print("---", f)
-            print("".join(open(os.path.join(T, f)).readlines()[-25:]))
+def diagnose():
     for n in (1, 2):
         print("--- node %d msgrctl ha:" % n, ctl(n, "ha", json_out=False))
-    print("logs kept in", T)
-    stop()
-    sys.exit(1)
 
 
-def until(secs, what, fn):
-    end = time.monotonic() + secs
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            fail("timeout (%d s): %s" % (secs, what))
-        time.sleep(0.02)  # poll interval, not synchronisation
+run.diagnose = diagnose
 
 
 def start(n, extra, conf):
-    path = os.path.join(T, "%d.conf" % n)
-    open(path, "w").write(conf)
-    out = os.path.join(T, "%d.out" % n)
-    p = subprocess.Popen([os.path.join(BIN, "msgrd"), "--node-id", str(n), "--foreground", "--socket",
-                          os.path.join(T, "%d.sock" % n), "--tolerance", "200", "-c", path,
-                          "--log-level", "info"] + extra,
-                         stdout=open(out, "w"), stderr=open(os.path.join(T, "%d.err" % n), "w"))
-    procs[n] = p
-    until(20, "node %d ready" % n, lambda: "READY" in open(out).read())
+    out = run.msgrd(n, n, run.sock(n), run.write("%d.conf" % n, conf), str(n), extra, tolerance=200)
+    until(20, "node %d ready" % n, lambda: run.ready(out))
 
 
 EXEC = """[exec]
@@ -105,18 +61,11 @@ start(1, ["--bearer", "udp:bind=127.0.0.1:0,group=none,peer=127.0.0.1:%s" % port
 
 
 def app1():
-    j = ctl(1, "proc")
-    return j[0] if j else None
+    return run.proc(1)
 
 
 def ftm_ent(i):
-    j = ctl(2, "ha")
-    if not j or not j["ftm"]:
-        return None
-    for e in j["ftm"]["entities"]:
-        if e["id"] == i:
-            return e
-    return None
+    return ha_lib.ftm_entity(ctl(2, "ha"), i)
 
 
 until(20, "app on node 1 registered with the FTM on node 2",
@@ -126,8 +75,7 @@ until(20, "app on node 1 registered with the FTM on node 2",
 
 
 def acked():
-    a = [int(l.split()[1]) for l in open(LOG).read().splitlines() if l.startswith("acked ")]
-    return a[-1] if a else 0
+    return ha_lib.last_acked(LOG)
 
 
 until(10, "checkpoints acknowledged by node 2's store", lambda: acked() >= 5)
@@ -140,8 +88,7 @@ procs[1].wait()
 
 p2 = until(15, "app failed over to node 2", lambda: (lambda j: j[0] if j and j[0]["registered_ns"] > t0
                                                       and j[0]["state"] == "running" else None)(ctl(2, "proc")))
-starts = [l for l in open(LOG).read().splitlines() if l.startswith("start ")]
-line = starts[-1]
+line = ha_lib.starts(LOG)[-1]
 if "pid=%d" % p2["pid"] not in line:
     fail("last start is not node 2's instance: %s" % line)
 r = line.split("restored=")[1].split()[0]
@@ -165,5 +112,5 @@ print("app up on node 2 (restored %s, last acked %d, registered): %.1f ms after 
 for x in log[-4:]:
     print("  " + x["text"])
 stop()
-subprocess.run(["rm", "-rf", T])
+run.remove()
 print("PASS")

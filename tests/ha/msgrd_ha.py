@@ -17,113 +17,74 @@ not asserted.  No sleep is used as synchronisation: every wait polls a condition
 
 usage: msgrd_ha.py BIN_DIR
 """
-import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-BIN = sys.argv[1]
-T = tempfile.mkdtemp(prefix="msgr-ha.")
-SOCK = os.path.join(T, "s.sock")
-LOG = os.path.join(T, "app.log")
-procs = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ha_lib  # noqa: E402  (this folder, from any working directory)
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    for f in ("msgrd.err", "app.log"):
-        p = os.path.join(T, f)
-        if os.path.exists(p):
-            print("---", p)
-            print("".join(open(p).readlines()[-30:]))
-    print("--- msgrctl proc:", ctl("proc", json_out=False))
-    print("--- msgrctl ha:", ctl("ha", json_out=False))
-    print("logs kept in", T)
-    stop()
-    sys.exit(1)
-
-
-def stop():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+run = ha_lib.Run(sys.argv[1], "msgr-ha.", logs=("msgrd.err", "app.log"), tail=30)
+SOCK = run.path("s.sock")
+LOG = run.path("app.log")
+fail = run.fail
+stop = run.stop
 
 
 def ctl(*args, json_out=True):
-    cmd = [os.path.join(BIN, "msgrctl"), "-s", SOCK] + (["-j"] if json_out else []) + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    if r.returncode != 0:
-        return None
-    if not json_out:
-        return r.stdout
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return None
+    return run.ctl(SOCK, *args, json_out=json_out)
+
+
+def diagnose():
+    print("--- msgrctl proc:", ctl("proc", json_out=False))
+    print("--- msgrctl ha:", ctl("ha", json_out=False))
+
+
+run.diagnose = diagnose
 
 
 def until(secs, what, fn):
-    end = time.monotonic() + secs
-    while True:
+    """run.until, failing as soon as msgrd has exited."""
+    def poll():
         v = fn()
-        if v:
-            return v
-        if procs and procs[0].poll() is not None:
-            fail("msgrd exited (status %s) while waiting for: %s" % (procs[0].returncode, what))
-        if time.monotonic() > end:
-            fail("timeout (%d s): %s" % (secs, what))
-        time.sleep(0.02)  # poll interval, not synchronisation
+        d = run.procs.get("msgrd")
+        if not v and d and d.poll() is not None:
+            fail("msgrd exited (status %s) while waiting for: %s" % (d.returncode, what))
+        return v
+    return run.until(secs, what, poll)
 
 
 def log_lines():
-    try:
-        return open(LOG).read().splitlines()
-    except FileNotFoundError:
-        return []
+    return ha_lib.lines(LOG)
 
 
 def starts():
-    return [l for l in log_lines() if l.startswith("start ")]
+    return ha_lib.starts(LOG)
 
 
 def last_acked():
-    a = [int(l.split()[1]) for l in log_lines() if l.startswith("acked ")]
-    return a[-1] if a else None
+    return ha_lib.last_acked(LOG)
 
 
 def proc_app():
-    j = ctl("proc")
-    if not j:
-        return None
-    for p in j:
-        if p["name"] == "app":
-            return p
-    return None
+    return run.proc(SOCK)
 
 
 # A bad [exec] is refused with its line, before anything starts.
-bad = os.path.join(T, "bad.conf")
+bad = run.path("bad.conf")
 for text, line in (("[exec]\nname = a\n[node]\n", "3:"),                 # no command
                    ("[exec]\nname = a\ncommand = x\non_crash = maybe\n", "4:"),
                    ("[ha]\nhb_period_ms = 5\n", "2:"),
                    ("[exec]\nname = a\ncommand = x\n[exec]\nname = a\ncommand = y\n", "6:")):
     open(bad, "w").write(text)
-    r = subprocess.run([os.path.join(BIN, "msgrd"), "--node-id", "7", "--foreground", "--socket",
+    r = subprocess.run([run.exe("msgrd"), "--node-id", "7", "--foreground", "--socket",
                         SOCK, "-c", bad], capture_output=True, text=True, timeout=10)
     if r.returncode != 2 or (":" + line) not in r.stderr:
         fail("bad config %r: status %d, %r" % (text, r.returncode, r.stderr))
 
-conf = os.path.join(T, "msgrd.conf")
-with open(conf, "w") as f:
-    f.write("""# msgrd_ha.py
+conf = run.write("msgrd.conf", """# msgrd_ha.py
 [ha]
 ftm = active
 hb_period_ms = 100
@@ -142,14 +103,11 @@ name = plain
 command = /bin/sleep 1000
 heartbeat = off
 on_crash = restart
-""" % (os.path.join(BIN, "msgr-ha-app"), LOG))
+""" % (run.exe("msgr-ha-app"), LOG))
 
-out = open(os.path.join(T, "msgrd.out"), "w")
-err = open(os.path.join(T, "msgrd.err"), "w")
-d = subprocess.Popen([os.path.join(BIN, "msgrd"), "--node-id", "7", "--foreground",
-                      "--socket", SOCK, "-c", conf, "--log-level", "info"], stdout=out, stderr=err)
-procs.append(d)
-until(20, "msgrd ready", lambda: "READY" in open(os.path.join(T, "msgrd.out")).read())
+out = run.msgrd("msgrd", 7, SOCK, conf, "msgrd")
+d = run.procs["msgrd"]
+until(20, "msgrd ready", lambda: run.ready(out))
 
 # The first instance: started by msgrd, nothing to restore, registered, saving.
 until(20, "first instance running", lambda: len(starts()) == 1 and (last_acked() or 0) >= 5)
@@ -242,5 +200,5 @@ if d.returncode != 0:
 for pid in (last, last_plain):
     if os.path.exists("/proc/%d" % pid):
         fail("msgrd left its process %d running" % pid)
-subprocess.run(["rm", "-rf", T])
+run.remove()
 print("PASS")

@@ -405,6 +405,67 @@ static void test_ftm_takeover(void)
     kfree(sup);
 }
 
+/* A node that comes up is fenced at once by the active FTM (mha_ftm_node_up): a restarted
+ * FTM node whose configuration still says "active, epoch 7" learns epoch 8 from the link-up
+ * FENCE + ELECT and stops, while its own link-up FENCE is refused by the newer FTM. */
+static void test_ftm_node_up(void)
+{
+    mha_ftm *b, *old, *sb;
+    mk_kernel *kb = ftm_kernel(2, false, 0, pol_test(), &b);
+    mk_kernel *kold = ftm_kernel(1, true, 7, pol_test(), &old);
+    mk_kernel *ksb = ftm_kernel(3, false, 0, pol_test(), &sb);
+    mk_msg m, f;
+    t_req(&m, MK_ENTITY_HBMON, MK_ENTITY_FTM, 0, 7, MP_UOP_TAKEOVER, 0, "msgr/ftm", 8);
+    T_EQ(t_deliver(kb, 6, &m, SEC(1)), 0);
+    T_EQ(b->epoch, 8);
+    T_EQ(b->promoted_by_node, 6);
+    T_EQ(b->promoted_by_entity, MK_ENTITY_HBMON);
+    mk_kernel *kn2 = kern(2, MK_ENTITY_KERNEL); /* B's node daemon hears B's announce */
+    T_EQ(t_drain(kb, MP_UOP_FENCE, &f), 1);
+    T_EQ(t_deliver(kn2, 2, &f, SEC(1)), 0);
+    T_EQ(mk_next_deadline(kb), UINT64_MAX);
+    /* a standby ignores link-ups: it has no epoch to tell */
+    T_EQ(mha_ftm_node_up(sb, 1), 0);
+    T_EQ(sb->fence_n, 0);
+    /* the old FTM announces epoch 7 at its first tick, and fences B's node on link-up */
+    T_EQ(mha_ftm_node_up(old, 2), 0);
+    T_EQ(mha_ftm_node_up(old, 2), 0); /* once per node */
+    T_EQ(old->fence_n, 1);
+    mk_tick(kold, SEC(2));
+    int n = 0;
+    mk_msg o;
+    while (mk_out_pop(kold, &o)) {
+        T_EQ(o.uops[0].opcode, MP_UOP_FENCE);
+        T_EQ(o.epoch, 7);
+        if (o.dst_node == 2) {
+            n++;
+            T_EQ(t_deliver(kn2, 1, &o, SEC(2)), MK_EFENCED); /* refused: B's node is at 8 */
+        }
+    }
+    T_EQ(n, 1);
+    T_EQ(b->role, MHA_FTM_ACTIVE);
+    /* B fences the node that came up: the old FTM steps down and knows who told it */
+    T_EQ(mha_ftm_node_up(b, 1), 0);
+    T_EQ(mk_next_deadline(kb), 0); /* at once */
+    mk_tick(kb, SEC(2) + 1);
+    T_EQ(t_drain(kb, MP_UOP_FENCE, &f), 1);
+    T_EQ(f.dst_node, 1);
+    T_EQ(f.epoch, 8);
+    T_EQ(f.uops[1].opcode, MP_UOP_ELECT);
+    T_EQ(t_deliver(kold, 2, &f, SEC(3)), 0);
+    T_EQ(old->role, MHA_FTM_DEPOSED);
+    T_EQ(old->epoch_fenced_by, 8);
+    T_EQ(old->deposed_by_node, 2);
+    T_EQ(old->deposed_at, SEC(3));
+    T_EQ(last_decision(old)->action, MHA_A_STEP_DOWN);
+    T_EQ(mha_ftm_node_up(old, 2), 0); /* deposed: nothing more */
+    T_EQ(old->fence_n, 0);
+    kfree(kb);
+    kfree(kn2);
+    kfree(kold);
+    kfree(ksb);
+}
+
 /* Node loss: everything on the node fails over to its standby (N+1). */
 static void test_ftm_node(void)
 {
@@ -424,6 +485,114 @@ static void test_ftm_node(void)
     T_EQ(m.dst_node, 4);
     T_EQ(m.uops[0].arg, 2);
     T_EQ(mha_ftm_entity(s, 0x102)->state, MHA_E_UP);
+    kfree(k);
+}
+
+/* A healed partition: node 2 was cut off long enough to be declared lost, its process
+ * failed over to node 3, and the PROC_STOP for the instance left on node 2 was lost with
+ * the node.  When node 2 is heard from again, the FTM keeps the entity where it put it:
+ * the stale instance's REGISTER is refused, its failure reports start nothing, and each
+ * time it speaks (and when its node registers) it is sent PROC_STOP again (MSG-MGMT-26). */
+static int stale_stops_to(mk_kernel *k, uint32_t node, uint32_t ent, uint32_t epoch)
+{
+    static mk_msg m;
+    int n = 0;
+    while (mk_out_pop(k, &m)) {
+        T_CHECK(m.uop_count == 0 || m.uops[0].opcode != MP_UOP_RECOVER); /* never a restart */
+        if (m.uop_count && m.uops[0].opcode == MP_UOP_PROC_STOP && m.dst_node == node &&
+            m.dst_entity == MK_ENTITY_EXEC && m.uops[0].arg == 1 && m.epoch == epoch &&
+            m.payload_len >= 8 && mp_get32(m.payload + 4) == ent)
+            n++;
+    }
+    return n;
+}
+
+static int reg_from(mk_kernel *k, uint32_t ent, const char *kind, uint32_t node, uint32_t standby,
+                    uint64_t now)
+{
+    uint8_t b[128];
+    int n = mha_register_block(b, sizeof b, ent, kind, node, MK_ENTITY_EXEC, standby);
+    mk_msg m;
+    t_req(&m, strcmp(kind, "node") ? MK_ENTITY_EXEC : MK_ENTITY_KERNEL, MK_ENTITY_FTM, 0, 1,
+          MP_UOP_REGISTER, 0, b, (size_t)n);
+    return t_deliver(k, node, &m, now);
+}
+
+static void test_ftm_stale_instance(void)
+{
+    mha_ftm *s;
+    mk_kernel *k = ftm_kernel(1, true, 1, pol_test(), &s);
+    T_EQ(reg_from(k, 2, "node", 2, 0, 0), 0);
+    T_EQ(reg_from(k, 3, "node", 3, 0, 0), 0);
+    T_EQ(reg_from(k, 0x100, "proc", 2, 3, 0), 0);
+    t_drain(k, 0xFFFF, NULL);
+    const mha_ftm_ent *e = mha_ftm_entity(s, 0x100);
+
+    /* Node 2 lost (reported by node 3): failover to node 3, PROC_STOP to node 2 (lost). */
+    T_EQ(report(k, 2, MP_R_PEER_DOWN, 3, 1, SEC(1)), 0);
+    mk_msg m;
+    T_EQ(t_drain(k, MP_UOP_RECOVER, &m), 1);
+    T_EQ(m.dst_node, 3);
+    T_EQ(e->stale_node, 2);
+
+    /* Node 2 back before the new instance registered: its supervisor re-registers the
+     * process it still runs.  Refused: the recovery towards node 3 goes on. */
+    T_EQ(reg_from(k, 0x100, "proc", 2, 3, SEC(1) + MS(10)), MK_ESTATE);
+    T_EQ(e->state, MHA_E_RECOVERING);
+    T_EQ(e->target_node, 3);
+    T_EQ(stale_stops_to(k, 2, 0x100, 1), 1);
+    T_EQ(last_decision(s)->action, MHA_A_STOP_STALE);
+    T_EQ(last_decision(s)->trigger, MHA_T_REGISTER);
+    /* The stale instance's crash, reported by its own supervisor after the RECOVER, is
+     * not the new instance failing: no restart beside it. */
+    T_EQ(report(k, 0x100, MHA_FAIL_CRASH, 2, 1, SEC(1) + MS(20)), 0);
+    T_EQ(stale_stops_to(k, 2, 0x100, 1), 1);
+    T_EQ(e->state, MHA_E_RECOVERING);
+    T_EQ(e->total_failures, 1);
+
+    /* The new instance on node 3 registers: UP there. */
+    T_EQ(reg_from(k, 0x100, "proc", 3, 3, SEC(1) + MS(30)), 0);
+    T_EQ(e->state, MHA_E_UP);
+    T_EQ(e->node, 3);
+    t_drain(k, 0xFFFF, NULL);
+
+    /* Node 2's watcher declares the old instance hung once its daemon runs again. */
+    T_EQ(report(k, 0x100, MHA_FAIL_HANG, 2, 1, SEC(2)), 0);
+    T_EQ(stale_stops_to(k, 2, 0x100, 1), 1);
+    T_EQ(last_decision(s)->action, MHA_A_STOP_STALE);
+    T_EQ(last_decision(s)->trigger, MHA_T_HB_LOSS);
+    T_EQ(e->state, MHA_E_UP);
+    T_EQ(e->restarts, 0);
+    /* Node 2 registers itself: fenced, and told again to stop what it runs of 0x100. */
+    T_EQ(reg_from(k, 2, "node", 2, 0, SEC(2) + MS(10)), 0);
+    T_EQ(stale_stops_to(k, 2, 0x100, 1), 1);
+    /* ... and its supervisor's REGISTER of the process (register_all) is refused. */
+    T_EQ(reg_from(k, 0x100, "proc", 2, 3, SEC(2) + MS(11)), MK_ESTATE);
+    T_EQ(stale_stops_to(k, 2, 0x100, 1), 1);
+    T_EQ(e->node, 3);
+    T_EQ(e->state, MHA_E_UP);
+    T_EQ(s->stale_stops, 5);
+    /* A failure of the live instance is still handled: restart on node 3. */
+    T_EQ(report(k, 0x100, MHA_FAIL_CRASH, 3, 1, SEC(3)), 0);
+    T_EQ(t_drain(k, MP_UOP_RECOVER, &m), 1);
+    T_EQ(m.dst_node, 3);
+    T_EQ(reg_from(k, 0x100, "proc", 3, 3, SEC(3) + MS(10)), 0);
+    t_drain(k, 0xFFFF, NULL);
+
+    /* Later node 3 is lost: the FTM itself moves the entity back to node 2, whose instance
+     * is then the live one (registers, reports), and node 3's the stale one. */
+    T_EQ(report(k, 3, MP_R_PEER_DOWN, 2, 1, SEC(20)), 0);
+    T_EQ(t_drain(k, MP_UOP_RECOVER, &m), 1);
+    T_EQ(m.dst_node, 2);
+    T_EQ(reg_from(k, 0x100, "proc", 2, 3, SEC(20) + MS(10)), 0);
+    T_EQ(e->node, 2);
+    T_EQ(e->stale_node, 3);
+    t_drain(k, 0xFFFF, NULL);
+    T_EQ(report(k, 0x100, MHA_FAIL_HANG, 3, 1, SEC(21)), 0);
+    T_EQ(stale_stops_to(k, 3, 0x100, 1), 1);
+    T_EQ(report(k, 0x100, MHA_FAIL_CRASH, 2, 1, SEC(22)), 0);
+    T_EQ(t_drain(k, MP_UOP_RECOVER, &m), 1);
+    T_EQ(m.dst_node, 2);
     kfree(k);
 }
 
@@ -659,6 +828,26 @@ static void test_ckpt(void)
     T_EQ(t_deliver(p, 9, &m, MS(11)), 0);
     T_EQ(mha_ckpt_get(ps, 0x100)->path, 0x301);
     T_EQ(mha_ckpt_get(ps, 0x100)->version, 3);
+    /* Its copy is lost (the replica was away): it is sent again after the retry delay,
+     * and only the replica's ACK of the newest copy confirms the record. */
+    T_EQ(t_drain(p, MP_UOP_CKPT_SAVE, &repl), 2); /* the ETOOBIG reply, then the copy */
+    T_EQ(repl.dst_node, 2);
+    T_EQ(mk_next_deadline(p), MS(11) + MHA_CKPT_REPL_RETRY_NS);
+    mk_tick(p, MS(11) + MHA_CKPT_REPL_RETRY_NS);
+    mk_msg again;
+    T_EQ(t_drain(p, MP_UOP_CKPT_SAVE, &again), 1);
+    T_EQ(ps->repl_retries, 1);
+    T_CHECK(again.corr_id != repl.corr_id);
+    T_EQ(again.payload_len, repl.payload_len);
+    T_EQ(t_deliver(s, 1, &repl, SEC(2)), 0); /* the old copy arrives late after all */
+    T_EQ(t_drain(s, MP_UOP_CKPT_ACK, &r), 1);
+    T_EQ(t_deliver(p, 2, &r, SEC(2)), 0);
+    T_EQ(mha_ckpt_get(ps, 0x100)->replicated, false);
+    T_EQ(t_deliver(s, 1, &again, SEC(2)), 0); /* the same save again: acknowledged */
+    T_EQ(t_drain(s, MP_UOP_CKPT_ACK, &r), 1);
+    T_EQ(t_deliver(p, 2, &r, SEC(2)), 0);
+    T_EQ(mha_ckpt_get(ps, 0x100)->replicated, true);
+    T_EQ(mk_next_deadline(p), UINT64_MAX);
     kfree(p);
     kfree(s);
 }
@@ -971,6 +1160,18 @@ static void test_exec(void)
     mp_put32(b, 0x1FF);
     t_req(&m, MK_ENTITY_FTM, MK_ENTITY_EXEC, 15, 2, MP_UOP_RECOVER, 1, b, 12);
     T_EQ(t_deliver(k, 2, &m, SEC(9)), MK_ENOENT);
+    t_drain(k, 0xFFFF, NULL);
+    /* the host stops it itself (its node shuts down, or is quiesced for a planned
+     * extraction): the clean exit that follows is not reported (MSG-MGMT-22) */
+    T_EQ(mha_exec_boot(x), 1);
+    T_CHECK(mha_exec_action_pop(x, &a));
+    T_EQ(mha_exec_started(x, 0x100, SEC(10)), 0);
+    T_EQ(mha_exec_stopping(x, 0x100), 0);
+    T_EQ(mha_exec_find(x, 0x100)->state, MHA_X_STOPPING);
+    T_EQ(mha_exec_exited(x, 0x100, 0, SEC(11)), 0);
+    T_EQ(mk_next_deadline(k), UINT64_MAX);
+    T_EQ(mha_exec_find(x, 0x100)->state, MHA_X_IDLE);
+    T_EQ(mha_exec_stopping(x, 0x1FF), MK_ENOENT);
     kfree(k);
 }
 
@@ -1073,6 +1274,50 @@ static void test_stats_explain(void)
     kfree(k);
 }
 
+/* The node a failover left a stale instance on is in the FTM's checkpoint: a standby that
+ * takes over after the failover, and before the cut-off node is back, refuses it too. */
+static void test_ftm_stale_takeover(void)
+{
+    mk_kernel *st = kern(9, MK_ENTITY_KERNEL);
+    T_EQ(mk_register(st, "ckpt", &mha_ckpt_ops, mha_ckpt_subs, mha_ckpt_nsubs, NULL, 0), 0);
+    mha_ftm *a, *b;
+    mk_kernel *ka = ftm_kernel(1, true, 1, pol_test(), &a);
+    mk_kernel *kb = ftm_kernel(4, false, 0, pol_test(), &b);
+    a->cfg.ckpt_node = b->cfg.ckpt_node = 9;
+    a->cfg.ckpt_id = b->cfg.ckpt_id = 0xF7F70002u;
+    T_EQ(reg_from(ka, 2, "node", 2, 0, 0), 0);
+    T_EQ(reg_from(ka, 0x100, "proc", 2, 3, 0), 0);
+    ckpt_pump(ka, st, 0, 0xFFFF, NULL);
+    T_EQ(report(ka, 2, MP_R_PEER_DOWN, 3, 1, SEC(1)), 0);
+    mk_msg m;
+    T_EQ(ckpt_pump(ka, st, SEC(1), MP_UOP_RECOVER, &m), 1);
+    T_EQ(m.dst_node, 3);
+    T_EQ(reg_from(ka, 0x100, "proc", 3, 3, SEC(1) + MS(30)), 0);
+    ckpt_pump(ka, st, SEC(1) + MS(30), 0xFFFF, NULL);
+
+    /* A is lost; B takes over and restores the registry. */
+    t_req(&m, MK_ENTITY_HBMON, MK_ENTITY_FTM, 0, 1, MP_UOP_TAKEOVER, 0, "msgr/ftm", 8);
+    T_EQ(t_deliver(kb, 5, &m, SEC(2)), 0);
+    T_EQ(t_drain(kb, MP_UOP_CKPT_RESTORE, &m), 1);
+    T_EQ(t_deliver(st, 4, &m, SEC(2)), 0);
+    mk_msg r;
+    T_EQ(t_drain(st, MP_UOP_CKPT_RESTORE, &r), 1);
+    T_EQ(t_deliver(kb, 9, &r, SEC(2)), 0);
+    const mha_ftm_ent *e = mha_ftm_entity(b, 0x100);
+    T_CHECK(e != NULL && e->node == 3 && e->state == MHA_E_UP && e->stale_node == 2);
+    t_drain(kb, 0xFFFF, NULL);
+    /* Node 2 is back, with its old instance: refused and stopped, with B's epoch. */
+    uint8_t blk[128];
+    int n = mha_register_block(blk, sizeof blk, 0x100, "proc", 2, MK_ENTITY_EXEC, 3);
+    t_req(&m, MK_ENTITY_EXEC, MK_ENTITY_FTM, 0, 2, MP_UOP_REGISTER, 0, blk, (size_t)n);
+    T_EQ(t_deliver(kb, 2, &m, SEC(3)), MK_ESTATE);
+    T_EQ(stale_stops_to(kb, 2, 0x100, 2), 1);
+    T_EQ(e->node, 3);
+    kfree(ka);
+    kfree(kb);
+    kfree(st);
+}
+
 int main(void)
 {
     test_hb();
@@ -1081,11 +1326,14 @@ int main(void)
     test_ftm_budget();
     test_ftm_log();
     test_ftm_takeover();
+    test_ftm_node_up();
     test_ftm_selfckpt();
     test_ftm_policy();
     test_exec();
     test_stats_explain();
     test_ftm_node();
+    test_ftm_stale_instance();
+    test_ftm_stale_takeover();
     test_iop_table();
     test_iop_element();
     test_ckpt();

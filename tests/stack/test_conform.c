@@ -73,9 +73,11 @@ typedef struct ctx {
     uint32_t incarnation;
     uint16_t peer_probe_ms;  /* PROBE_INTERVAL in the peer's setup frames; 0: none */
     uint32_t peer_max_msg;   /* MAX_MESSAGE in the peer's setup frames; 0: none */
+    uint32_t peer_caps;      /* CAPS in the peer's setup frames; 0: none */
     /* options of the node's last LINK_RESET/ACTIVATE; 0: absent */
     uint16_t iut_probe_ms;
     uint32_t iut_max_msg;
+    uint32_t iut_caps;      /* CAPS of the node's last setup frame; 0: absent */
     /* paths (path_nomem) */
     unsigned fail_allocs;   /* refuse this many allocations from now */
     uint32_t path, path_reason;
@@ -120,6 +122,8 @@ static void a_tx(void *u, int bearer, const mc_addr *dst, const uint8_t *f, size
         c->iut_probe_ms = o && o->len == 2 ? mp_get16(o->val) : 0;
         o = mp_opt_find(&fr.u.link.opts, MP_OPT_MAX_MESSAGE);
         c->iut_max_msg = o && o->len == 4 ? mp_get32(o->val) : 0;
+        o = mp_opt_find(&fr.u.link.opts, MP_OPT_CAPS);
+        c->iut_caps = o && o->len == 4 ? mp_get32(o->val) : 0;
     }
     if (fr.hdr.type == MP_T_LINK_RESET) {
         c->resets_tx++;
@@ -213,7 +217,11 @@ static void peer_link_ack(ctx *c, uint8_t type, int ack_session, uint64_t now)
     f.u.link.tolerance_ms = 500;
     f.u.link.window = 64;
     f.u.link.priority = 10;
-    uint8_t ack[2], ep[4], pr[2], mm[4];
+    uint8_t ack[2], ep[4], pr[2], mm[4], cp[4];
+    if (c->peer_caps) {
+        mp_put32(cp, c->peer_caps);
+        f.u.link.opts.v[f.u.link.opts.n++] = (mp_opt){.type = MP_OPT_CAPS, .len = 4, .val = cp};
+    }
     if (c->peer_probe_ms) {
         mp_put16(pr, c->peer_probe_ms);
         f.u.link.opts.v[f.u.link.opts.n++] =
@@ -258,6 +266,8 @@ typedef struct opts {
     uint16_t probe_ms, peer_probe_ms;
     uint32_t peer_max_msg;
     bool no_paths; /* DATA on any channel above 0xFF, numbered by the core */
+    bool minet;         /* the node announces CAP_MINET (mc_set_caps) */
+    uint32_t peer_caps; /* CAPS in the peer's setup frames; 0: none */
 } opts;
 
 static void setup_opts(ctx *c, uint64_t seed, const opts *o);
@@ -269,6 +279,7 @@ static void setup_opts(ctx *c, uint64_t seed, const opts *o)
     c->rng = seed;
     c->peer_probe_ms = o->peer_probe_ms;
     c->peer_max_msg = o->peer_max_msg;
+    c->peer_caps = o->peer_caps;
     c->session = 0x1111;
     c->snd_nxt = 0xFFF0; /* the peer's numbering wraps during the tests */
     c->incarnation = 0x77;
@@ -285,6 +296,8 @@ static void setup_opts(ctx *c, uint64_t seed, const opts *o)
     if (o->no_paths)
         cfg.paths = false;
     CHECK(mc_node_create(&cfg, &c->n) == MC_OK);
+    if (o->minet)
+        CHECK(mc_set_caps(c->n, MP_CAP_MINET) == MC_OK);
     mc_bearer_cfg b = {0};
     b.mtu = 1472;
     b.probe_ms = o->probe_ms;
@@ -642,9 +655,14 @@ static void test_peer_epoch(void)
     setup(&c, 33); /* setup sent no epoch: nothing learned yet */
     c.epoch = 5;
     c.session = (uint16_t)(c.session + 3);
+    uint32_t e1 = c.last_epoch_tx;
     peer_link(&c, MP_T_LINK_RESET, 5 * MS); /* learns epoch 5; row 20 */
     CHECK(c.link_down == 1 && c.down_reason == MC_DOWN_PEER_RESET && c.peer_down == 1 &&
           c.peer_down_reason == MC_DOWN_LAST_LINK);
+    /* A last link that the peer reset is still our loss to announce: the peer may hold
+     * another link it thinks up (RFC 7.7).  The LINK_ACTIVATE answering the reset went
+     * out after the purge, with a later epoch. */
+    CHECK(mp_seq32_lt(e1, c.last_epoch_tx));
     /* Bring it up again: the node answered with LINK_ACTIVATE. */
     mp_frame a;
     CHECK(mp_decode(c.last_act, c.last_act_len, &a) > 0);
@@ -738,6 +756,34 @@ static void test_max_message(void)
     teardown(&c);
 }
 
+/* CAPS (RFC 4.3): a node running MINET announces it in its setup frames, and sends MINET
+ * only to a peer that announced it (MSG-MINET-5); a peer without CAPS has BUNDLE |
+ * FRAGMENT | MGMT.  A node with nothing beyond those sends no CAPS. */
+static void test_caps(void)
+{
+    static const uint8_t eth[60] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 0, 1, 8, 6};
+    enum { BODY_HDR = MP_MINET_HDR_LEN - MP_SEQ_HDR_LEN }; /* mflags .. domain */
+    uint8_t body[BODY_HDR + sizeof eth] = {0};
+    memcpy(body + BODY_HDR, eth, sizeof eth);
+    const uint32_t dflt = MP_CAP_BUNDLE | MP_CAP_FRAGMENT | MP_CAP_MGMT;
+    for (int k = 0; k < 3; k++) {
+        /* k 0: peer sends no CAPS; 1: CAPS without MINET; 2: CAPS with MINET */
+        ctx c;
+        uint32_t pc = k == 0 ? 0 : k == 1 ? MP_CAP_BUNDLE | MP_CAP_FRAGMENT : dflt | MP_CAP_MINET;
+        setup_opts(&c, 19, &(opts){.minet = true, .peer_caps = pc});
+        CHECK(c.iut_caps == (dflt | MP_CAP_MINET));
+        CHECK(mc_peer_caps(c.n, PEER) == (k == 0 ? dflt : pc));
+        int rc = mc_send(c.n, PEER, MP_CHAN_MINET, MP_T_MINET, body, sizeof body, 3 * MS, NULL);
+        CHECK(rc == (k == 2 ? MC_OK : MC_ENOTSUP));
+        teardown(&c);
+    }
+    ctx c;
+    setup(&c, 20);
+    CHECK(c.iut_caps == 0 && c.last_act_len > 0);
+    CHECK(mc_set_caps(c.n, MP_CAP_SECURE) == MC_EINVAL); /* SECURE follows the crypto policy */
+    teardown(&c);
+}
+
 /* PROBE_INTERVAL (RFC 4.2): the effective interval is the smallest of tolerance / 4 and
  * what either end asked for; a silent link is probed at that interval. */
 static void test_probe_interval(void)
@@ -814,6 +860,7 @@ int main(int argc, char **argv)
     RUN("peer_epoch", test_peer_epoch);
     RUN("reasm_timeout", test_reasm_timeout);
     RUN("max_message", test_max_message);
+    RUN("caps", test_caps);
     RUN("probe_interval", test_probe_interval);
     RUN("path_nomem", test_path_nomem);
     if (failures) {

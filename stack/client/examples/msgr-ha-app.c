@@ -7,6 +7,9 @@
  *   start pid=P restored=N|none restore_wanted=0|1
  *   acked N            a checkpoint holding counter N was acknowledged
  *   exit status=3 after=N   (on SIGUSR1: it saves, then exits with status 3)
+ *   quiesced after=N        (on SIGTERM: the step in progress ends with its checkpoint
+ *                           acknowledged, then it exits with status 0; msgrd stops what it
+ *                           supervises this way, e.g. for a planned IOP extraction)
  *
  * usage: msgr-ha-app LOGFILE
  */
@@ -25,7 +28,7 @@
 #include "msgr/msgr_ha.h"
 
 static int logfd = -1;
-static volatile sig_atomic_t want_exit;
+static volatile sig_atomic_t want_exit, want_quiesce;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
@@ -45,6 +48,12 @@ static void on_usr1(int sig)
     want_exit = 1;
 }
 
+static void on_term(int sig)
+{
+    (void)sig;
+    want_quiesce = 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -53,6 +62,7 @@ int main(int argc, char **argv)
     }
     logfd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     signal(SIGUSR1, on_usr1);
+    signal(SIGTERM, on_term);
     msgr_ha *h;
     int r = msgr_ha_open(&h);
     if (r < 0) {
@@ -86,6 +96,13 @@ int main(int argc, char **argv)
             return 1;
         }
         logf_("acked %llu\n", (unsigned long long)counter);
+        /* Quiesce: no new step once told to stop, so the last acknowledged checkpoint is
+         * the whole state and whoever restores it next continues without a gap. */
+        if (want_quiesce) {
+            logf_("quiesced after=%llu\n", (unsigned long long)counter);
+            msgr_ha_close(h);
+            return 0;
+        }
         if (want_exit) {
             logf_("exit status=3 after=%llu\n", (unsigned long long)counter);
             msgr_ha_close(h); /* "leaving": the supervisor stops heartbeating us */

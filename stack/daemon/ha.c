@@ -473,6 +473,10 @@ void mhd_event(mhd *h, const mc_event *ev)
          * the FTM's monitor starts its silence clock once the FTM can be heard. */
         if (h->ftm)
             (void)mha_ftm_node_up(h->ftm, ev->peer);
+        /* The checkpoint replica's node may be back from a restart with an empty store:
+         * send it every record again, or a takeover there would restore nothing. */
+        if (h->ck)
+            (void)mha_ckpt_replica_up(h->ck, ev->peer);
         mhd_watch_peer_up(h->watch, ev->peer, mrt_now());
         post(h);
     }
@@ -838,7 +842,7 @@ fail:
 }
 
 /* This node registers with the FTM (kind node: the FTM fences it and learns what runs
- * here), then each process whose home is here, on its behalf, as its supervisor: a
+ * here), then each process it runs or is about to boot, on its behalf, as its supervisor: a
  * process that dies before its own REGISTER is then still one the FTM knows and
  * recovers.  The process's own REGISTER later says that it is up (and ends a recovery).
  * Sent at start and whenever the FTM's node comes up (a remote FTM may start later). */
@@ -851,6 +855,17 @@ static void register_proc(mhd *h, const mhd_proc *p)
     size_t len = n > 0 ? (size_t)n : 0;
     if (n < 0 || mha_register_policy(b, sizeof b, &len, p->pol[0], p->pol[1], p->pol[2]) < 0)
         return;
+    /* Where it belongs, which may not be here (it runs on its standby after a failover):
+     * an FTM that has not heard of it would otherwise take this node for its home. */
+    const mha_exec_proc *xp = mha_exec_find(h->ex, p->entity);
+    if (xp && xp->home) {
+        char num[12];
+        size_t used = len - 4;
+        snprintf(num, sizeof num, "%u", xp->home);
+        if (mha_props_add(b + 4, sizeof b - 4, &used, "home", num) < 0)
+            return;
+        len = used + 4;
+    }
     mk_msg m;
     mk_msg_init(&m, ftm_node_of(h), MK_ENTITY_FTM, 0);
     m.src_entity = MK_ENTITY_EXEC;
@@ -874,9 +889,19 @@ static void register_all(mhd *h)
         (void)mk_msg_block(&m, MP_UOP_REGISTER, nb, (size_t)nn);
         route_out(h, KN, &m);
     }
+    /* Every process running here, wherever its home (after a failover it runs on its
+     * standby, and an FTM that took over since may have restored no registry: it must
+     * learn where each one runs), and before the first start, the home ones this node is
+     * about to boot.  Not a home process that is idle after having run: it was stopped or
+     * moved, and registering it here would tell the FTM it runs where it does not. */
     for (int i = 0; i < h->np; i++) {
         const mha_exec_proc *xp = mha_exec_find(h->ex, h->p[i].entity);
-        if (xp && xp->home == h->node && !h->cfg.rejoin)
+        if (!xp)
+            continue;
+        bool running = xp->state == MHA_X_RUNNING || xp->state == MHA_X_STARTING;
+        bool to_boot =
+            xp->home == h->node && !h->cfg.rejoin && xp->state == MHA_X_IDLE && xp->starts == 0;
+        if (running || to_boot)
             register_proc(h, &h->p[i]);
     }
 }

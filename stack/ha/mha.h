@@ -479,6 +479,8 @@ typedef struct mha_ckpt {
     uint64_t saves, dup_saves, stale, too_big, full, restores, misses, replicated, repl_sent;
     uint64_t fenced; /* saves refused: older epoch than the stored record's */
     uint64_t repl_retries, repl_refused; /* copies sent again; copies the replica refused */
+    uint64_t refills; /* times the replica came back and was sent every record again */
+    bool refill_due;  /* mha_ckpt_replica_up: resend everything at the next tick */
 } mha_ckpt;
 /* A copy that the replica has not confirmed (it was down, or the copy was lost) is sent
  * again after this long, until it is confirmed or refused: a checkpoint saved while the
@@ -490,6 +492,12 @@ extern const mk_element_ops mha_ckpt_ops;
 extern const uint16_t mha_ckpt_subs[];
 extern const size_t mha_ckpt_nsubs;
 const mha_ckpt_rec *mha_ckpt_get(const mha_ckpt *s, uint32_t ckpt_id);
+/* Host side: `node` came up (a link to it was established).  If it is the replica's node,
+ * the replica may have restarted with an empty store, so every record is owed to it again
+ * (confirmed or refused before or not) and sent at the next tick (deadline now); the
+ * replica's fencing and ordering rules still apply to each copy.  Returns the number of
+ * records owed again (0 for any other node). */
+int mha_ckpt_replica_up(mha_ckpt *s, uint32_t node);
 /* CKPT_SAVE / CKPT_RESTORE block: ckpt_id(32) path(32) cseq(32) state. */
 int mha_ckpt_block(uint8_t *buf, size_t cap, uint32_t id, uint32_t path, uint32_t cseq,
                    const void *state, size_t len);

@@ -15,7 +15,9 @@
  *
  * Replication: the copy is matched to the replica's CKPT_ACK by corr_id (an ACK of an
  * older copy does not confirm a newer save) and is sent again every
- * MHA_CKPT_REPL_RETRY_NS until the replica confirms or refuses it.
+ * MHA_CKPT_REPL_RETRY_NS until the replica confirms or refuses it.  When the replica's
+ * node comes back (mha_ckpt_replica_up: it may have restarted empty), every record is
+ * sent again at the next tick, confirmed or not.
  *
  * Fencing: a save carrying an epoch older than the one that wrote the record is refused
  * (MK_EFENCED), so a deposed FTM that resumes cannot roll back its successor's registry.
@@ -215,13 +217,38 @@ static bool ckpt_owes_copy(const mha_ckpt *s, const mha_ckpt_rec *r)
     return ckpt_replicated(s) && r->used && !r->replicated && !r->repl_refused;
 }
 
+int mha_ckpt_replica_up(mha_ckpt *s, uint32_t node)
+{
+    if (!ckpt_replicated(s) || node != s->cfg.replica_node)
+        return 0;
+    /* The replica may have restarted with an empty store: what it confirmed before says
+     * nothing about what it holds now.  Every record is owed again; the replica's own
+     * rules (stale cseq, older epoch) still decide what it keeps, and a refusal ends the
+     * retries of that record as before. */
+    int n = 0;
+    for (unsigned i = 0; i < MHA_CKPT_MAX; i++) {
+        mha_ckpt_rec *r = &s->rec[i];
+        if (!r->used)
+            continue;
+        r->replicated = false;
+        r->repl_refused = false;
+        n++;
+    }
+    s->refill_due = n > 0;
+    if (n)
+        s->refills++;
+    return n;
+}
+
 static int ckpt_tick(mk_ctx *c)
 {
     mha_ckpt *s = mk_ctx_state(c);
     uint64_t now = mk_ctx_now(c);
+    bool refill = s->refill_due;
+    s->refill_due = false;
     for (unsigned i = 0; i < MHA_CKPT_MAX; i++) {
         mha_ckpt_rec *r = &s->rec[i];
-        if (ckpt_owes_copy(s, r) && now >= r->repl_sent_at + MHA_CKPT_REPL_RETRY_NS) {
+        if (ckpt_owes_copy(s, r) && (refill || now >= r->repl_sent_at + MHA_CKPT_REPL_RETRY_NS)) {
             s->repl_retries++;
             ckpt_forward(c, s, r);
         }
@@ -232,6 +259,8 @@ static int ckpt_tick(mk_ctx *c)
 static uint64_t ckpt_deadline(const void *state)
 {
     const mha_ckpt *s = state;
+    if (s->refill_due)
+        return 0; /* the replica came back: refill it at the next tick */
     uint64_t d = UINT64_MAX;
     for (unsigned i = 0; i < MHA_CKPT_MAX; i++)
         if (ckpt_owes_copy(s, &s->rec[i]) && s->rec[i].repl_sent_at + MHA_CKPT_REPL_RETRY_NS < d)

@@ -852,6 +852,73 @@ static void test_ckpt(void)
     kfree(s);
 }
 
+/* A replica that restarts comes back with an empty store, and a record it confirmed
+ * before is not in it: when its node comes back the primary sends it every record again
+ * (its epoch and ordering rules still apply to each copy). */
+static void test_ckpt_refill(void)
+{
+    mk_kernel *p = kern(1, MK_ENTITY_FTM), *s = kern(2, MK_ENTITY_FTM);
+    mha_ckpt_config pc = {.replica_node = 2, .replica_entity = MK_ENTITY_FTM};
+    T_EQ(mk_register(p, "ckpt", &mha_ckpt_ops, mha_ckpt_subs, mha_ckpt_nsubs, &pc, 0), 0);
+    T_EQ(mk_register(s, "ckpt", &mha_ckpt_ops, mha_ckpt_subs, mha_ckpt_nsubs, NULL, 0), 0);
+    mha_ckpt *ps = mk_element_state(p, 0);
+    uint8_t b[16 + 16];
+    mk_msg m, r, repl;
+    for (uint32_t i = 0; i < 2; i++) {
+        int n = mha_ckpt_block(b, sizeof b, 0x100 + i, 0x101, 7, "seven", 5);
+        t_req(&m, 0x100 + i, MK_ENTITY_FTM, 1 + i, 2, MP_UOP_CKPT_SAVE, 0, b, (size_t)n);
+        T_EQ(t_deliver(p, 9, &m, MS(1)), 0);
+        T_EQ(t_drain(p, MP_UOP_CKPT_SAVE, &repl), 1);
+        T_EQ(t_deliver(s, 1, &repl, MS(2)), 0);
+        T_EQ(t_drain(s, MP_UOP_CKPT_ACK, &r), 1);
+        T_EQ(t_deliver(p, 2, &r, MS(3)), 0);
+        t_drain(p, 0xFFFF, NULL);
+        T_EQ(mha_ckpt_get(ps, 0x100 + i)->replicated, true);
+    }
+    T_EQ(mk_next_deadline(p), UINT64_MAX); /* all confirmed: nothing owed */
+    /* The replica restarts empty.  Another node coming up changes nothing. */
+    kfree(s);
+    s = kern(2, MK_ENTITY_FTM);
+    T_EQ(mk_register(s, "ckpt", &mha_ckpt_ops, mha_ckpt_subs, mha_ckpt_nsubs, NULL, 0), 0);
+    mha_ckpt *ss = mk_element_state(s, 0);
+    T_EQ(mha_ckpt_replica_up(ps, 3), 0);
+    T_EQ(mk_next_deadline(p), UINT64_MAX);
+    /* Its node is up again: both records are owed and go at the next tick, each with the
+     * epoch that saved it. */
+    T_EQ(mha_ckpt_replica_up(ps, 2), 2);
+    T_EQ(mk_next_deadline(p), 0);
+    mk_tick(p, SEC(5));
+    mk_msg copies[2];
+    for (int i = 0; i < 2; i++) {
+        T_EQ(mk_out_pop(p, &copies[i]), true);
+        T_EQ(copies[i].dst_node, 2);
+        T_EQ(copies[i].uops[0].opcode, MP_UOP_CKPT_SAVE);
+        T_EQ(copies[i].epoch, 2);
+    }
+    T_EQ(mk_out_pop(p, &r), false);
+    T_EQ(mk_next_deadline(p), SEC(5) + MHA_CKPT_REPL_RETRY_NS); /* unconfirmed: retried */
+    /* The replica meanwhile took a newer epoch's save of 0x101: that copy is refused and
+     * not retried; 0x100 is stored and confirmed. */
+    int n = mha_ckpt_block(b, sizeof b, 0x101, 0x201, 1, "newer", 5);
+    t_req(&m, 0x101, MK_ENTITY_FTM, 9, 3, MP_UOP_CKPT_SAVE, 0, b, (size_t)n);
+    T_EQ(t_deliver(s, 4, &m, SEC(5)), 0);
+    t_drain(s, 0xFFFF, NULL);
+    for (int i = 0; i < 2; i++) {
+        (void)t_deliver(s, 1, &copies[i], SEC(5));
+        T_EQ(mk_out_pop(s, &r), true);
+        (void)t_deliver(p, 2, &r, SEC(5));
+    }
+    T_EQ(mha_ckpt_get(ss, 0x100)->cseq, 7);
+    T_CHECK(memcmp(mha_ckpt_get(ss, 0x100)->blob, "seven", 5) == 0);
+    T_EQ(mha_ckpt_get(ss, 0x101)->path, 0x201); /* the newer epoch's save is kept */
+    T_EQ(mha_ckpt_get(ps, 0x100)->replicated, true);
+    T_EQ(mha_ckpt_get(ps, 0x101)->repl_refused, true);
+    T_EQ(ps->refills, 1);
+    T_EQ(mk_next_deadline(p), UINT64_MAX);
+    kfree(p);
+    kfree(s);
+}
+
 /* A watcher follows what it watches: a registration from another node moves the watch
  * (an entity id is one process wherever it runs), an ELECT moves the reports to the new
  * FTM, and a monitor in TAKEOVER mode promotes a candidate other than the one lost and
@@ -1337,5 +1404,6 @@ int main(void)
     test_iop_table();
     test_iop_element();
     test_ckpt();
+    test_ckpt_refill();
     return t_done("test_mha");
 }

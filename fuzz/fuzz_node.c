@@ -43,9 +43,7 @@ typedef struct node_ctx {
     int idx;
     mc_node *n;
     int bearer[NBEARERS];
-    size_t held;          /* bytes the allocator holds for this node */
-    long fail_in;         /* fail the allocation after this many; < 0: never */
-    uint32_t rng;
+    fz_svc s;            /* allocator and RNG (fz.h) */
 } node_ctx;
 
 static node_ctx nodes[NNODES];
@@ -65,41 +63,6 @@ static uint32_t sent_no[NNODES][NCHAN], next_expect[NNODES][NCHAN];
 static const uint32_t chans[NCHAN] = {MP_CHAN_FIRST_PATH, MP_CHAN_FIRST_PATH + 1, 0x00012345u};
 
 /* ---- Injected services ---------------------------------------------------------------- */
-static void *fz_alloc(void *user, size_t size)
-{
-    node_ctx *c = user;
-    if (c->fail_in == 0) {
-        c->fail_in = -1;
-        return NULL;
-    }
-    if (c->fail_in > 0)
-        c->fail_in--;
-    void *p = malloc(size ? size : 1);
-    if (p)
-        c->held += size;
-    return p;
-}
-
-static void fz_free(void *user, void *p, size_t size)
-{
-    node_ctx *c = user;
-    if (!p)
-        return;
-    FZ_CHECKF(c->held >= size, "node %d frees %zu bytes, holds %zu", c->idx, size, c->held);
-    c->held -= size;
-    free(p);
-}
-
-static uint32_t fz_rng(void *user)
-{
-    node_ctx *c = user;
-    uint32_t x = c->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return c->rng = x;
-}
-
 static void fz_tx(void *user, int bearer, const mc_addr *dst, const uint8_t *frame, size_t len)
 {
     node_ctx *c = user;
@@ -180,8 +143,8 @@ static void check_mem(const node_ctx *c)
 {
     mc_stats st;
     mc_get_stats(c->n, &st);
-    FZ_CHECKF(st.mem_used == c->held, "node %d accounts %zu bytes, allocator holds %zu", c->idx,
-              st.mem_used, c->held);
+    FZ_CHECKF(st.mem_used == c->s.held, "node %d accounts %zu bytes, allocator holds %zu", c->idx,
+              st.mem_used, c->s.held);
 }
 
 static void run_timers(void)
@@ -291,9 +254,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < NNODES; i++) {
         node_ctx *c = &nodes[i];
         memset(c, 0, sizeof *c);
-        c->idx = i;
-        c->fail_in = -1;
-        c->rng = (seed ^ (0x9E3779B9u * (uint32_t)(i + 1))) | 1u;
+        c->idx = c->s.idx = i;
+        c->s.fail_in = -1;
+        c->s.rng = (seed ^ (0x9E3779B9u * (uint32_t)(i + 1))) | 1u;
         mc_config cfg;
         mc_config_default(&cfg);
         cfg.node_id = (uint32_t)(i + 1);
@@ -305,8 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.mem_limit = 64u << 20;
         cfg.naming = (setup & 0x80) != 0;
         cfg.paths = false; /* path channels would belong to mpa_; DATA goes on them raw here */
-        cfg.alloc = (mc_alloc){fz_alloc, fz_free, c};
-        cfg.rng = (mc_rng){fz_rng, c};
+        cfg.alloc = (mc_alloc){fz_svc_alloc, fz_svc_free, &c->s};
+        cfg.rng = (mc_rng){fz_svc_rng, &c->s};
         cfg.tx = fz_tx;
         cfg.event = fz_event;
         cfg.user = c;
@@ -392,7 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cut[b] = !cut[b];
             break;
         case 14: /* the next allocations fail */
-            nodes[who].fail_in = fz_u8(&in) % 8;
+            nodes[who].s.fail_in = fz_u8(&in) % 8;
             break;
         case 15: { /* publish a name */
             if (!(setup & 0x80))
@@ -416,7 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * time, moving to each next deadline.  Whatever happened before, the nodes must
      * converge: after DRAIN_SETTLE_NS no link may go down any more. */
     cut[0] = cut[1] = false;
-    nodes[0].fail_in = nodes[1].fail_in = -1;
+    nodes[0].s.fail_in = nodes[1].s.fail_in = -1;
     const uint64_t start = now;
     draining = true;
     for (int step = 0; step < 20000 && now < start + DRAIN_NS; step++) {
@@ -462,8 +425,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (int i = 0; i < NNODES; i++) {
         mc_node_destroy(nodes[i].n);
-        FZ_CHECKF(nodes[i].held == 0, "node %d: %zu bytes still allocated after destroy", i,
-                  nodes[i].held);
+        FZ_CHECKF(nodes[i].s.held == 0, "node %d: %zu bytes still allocated after destroy", i,
+                  nodes[i].s.held);
     }
     for (int i = 0; i < NNODES; i++)
         for (int b = 0; b < NBEARERS; b++)

@@ -87,9 +87,7 @@ typedef struct node_ctx {
     int idx;
     mc_node *n;
     int bearer[NBEARERS];
-    size_t held;
-    long fail_in;
-    uint32_t rng;
+    fz_svc s;            /* allocator and RNG (fz.h) */
     uint8_t policy;         /* MP_SEC_*; meaningful if has_ops */
     bool has_ops;
     bool dev[NDEV + 2];
@@ -196,43 +194,6 @@ static tpath *tp_pick(node_ctx *c, uint8_t k)
         if (c->p[i].used && k-- == 0)
             return &c->p[i];
     return NULL;
-}
-
-/* ---- Injected services ------------------------------------------------------------------ */
-static void *fz_alloc(void *user, size_t size)
-{
-    node_ctx *c = user;
-    if (c->fail_in == 0) {
-        c->fail_in = -1;
-        lossy = true; /* a refused allocation may lose a name record */
-        return NULL;
-    }
-    if (c->fail_in > 0)
-        c->fail_in--;
-    void *p = malloc(size ? size : 1);
-    if (p)
-        c->held += size;
-    return p;
-}
-
-static void fz_free(void *user, void *p, size_t size)
-{
-    node_ctx *c = user;
-    if (!p)
-        return;
-    FZ_CHECKF(c->held >= size, "node %d frees %zu bytes, holds %zu", c->idx, size, c->held);
-    c->held -= size;
-    free(p);
-}
-
-static uint32_t fz_rng(void *user)
-{
-    node_ctx *c = user;
-    uint32_t x = c->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return c->rng = x;
 }
 
 /* Credit oracle for one DATA message (or its fragment) that node `from` transmits. */
@@ -371,8 +332,8 @@ static void check_mem(const node_ctx *c)
 {
     mc_stats st;
     mc_get_stats(c->n, &st);
-    FZ_CHECKF(st.mem_used == c->held, "node %d accounts %zu bytes, allocator holds %zu", c->idx,
-              st.mem_used, c->held);
+    FZ_CHECKF(st.mem_used == c->s.held, "node %d accounts %zu bytes, allocator holds %zu", c->idx,
+              st.mem_used, c->s.held);
 }
 
 static void check_rc(int rc) { FZ_CHECKF(rc <= 0 && rc > -MC_ERR_COUNT, "return %d", rc); }
@@ -627,8 +588,8 @@ static void node_setup(int i, uint8_t sec, bool auto1, uint16_t window, uint16_t
     cfg.mem_limit = 64u << 20;
     cfg.naming = true;
     cfg.paths = true;
-    cfg.alloc = (mc_alloc){fz_alloc, fz_free, c};
-    cfg.rng = (mc_rng){fz_rng, c};
+    cfg.alloc = (mc_alloc){fz_svc_alloc, fz_svc_free, &c->s};
+    cfg.rng = (mc_rng){fz_svc_rng, &c->s};
     cfg.tx = fz_tx;
     cfg.event = fz_event;
     cfg.user = c;
@@ -684,9 +645,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < NNODES; i++) {
         node_ctx *c = &nodes[i];
         memset(c, 0, sizeof *c);
-        c->idx = i;
-        c->fail_in = -1;
-        c->rng = (seed ^ (0x9E3779B9u * (uint32_t)(i + 1))) | 1u;
+        c->idx = c->s.idx = i;
+        c->s.refused = &lossy; /* a refused allocation may lose a name record */
+        c->s.fail_in = -1;
+        c->s.rng = (seed ^ (0x9E3779B9u * (uint32_t)(i + 1))) | 1u;
         node_setup(i, (uint8_t)(setup >> (8 + 2 * i) & 3), (setup >> (12 + i)) & 1,
                    windows[(setup >> 2) & 3], tols[(setup >> 4) & 3], (setup & 0x40) != 0);
     }
@@ -781,7 +743,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cut[b] = !cut[b];
             break;
         case 15: /* the next allocations fail */
-            c->fail_in = fz_u8(&in) % 8;
+            c->s.fail_in = fz_u8(&in) % 8;
             break;
         case 16: { /* publish a name */
             mp_name_rec r;
@@ -885,7 +847,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Heal and drain on a perfect network, the applications consuming everything. */
     cut[0] = cut[1] = false;
-    nodes[0].fail_in = nodes[1].fail_in = -1;
+    nodes[0].s.fail_in = nodes[1].s.fail_in = -1;
     const uint64_t start = now;
     for (int step = 0; step < 20000 && now < start + DRAIN_NS; step++) {
         deliver_all();
@@ -935,8 +897,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (int i = 0; i < NNODES; i++) {
         mc_node_destroy(nodes[i].n);
-        FZ_CHECKF(nodes[i].held == 0, "node %d: %zu bytes still allocated after destroy", i,
-                  nodes[i].held);
+        FZ_CHECKF(nodes[i].s.held == 0, "node %d: %zu bytes still allocated after destroy", i,
+                  nodes[i].s.held);
     }
     for (int i = 0; i < NNODES; i++)
         for (int b = 0; b < NBEARERS; b++)

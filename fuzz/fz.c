@@ -391,3 +391,40 @@ int fz_roundtrip(const mp_frame *f, bool enc, const uint8_t *orig, size_t orig_l
     FZ_CHECK(fz_bytes_eq("second encoding", fz_enc1, (size_t)n, fz_enc2, (size_t)n2));
     return n;
 }
+
+void *fz_svc_alloc(void *user, size_t size)
+{
+    fz_svc *s = user;
+    if (s->fail_in == 0) {
+        s->fail_in = -1;
+        if (s->refused)
+            *s->refused = true;
+        return NULL;
+    }
+    if (s->fail_in > 0)
+        s->fail_in--;
+    void *p = malloc(size ? size : 1);
+    if (p)
+        s->held += size;
+    return p;
+}
+
+void fz_svc_free(void *user, void *p, size_t size)
+{
+    fz_svc *s = user;
+    if (!p)
+        return;
+    FZ_CHECKF(s->held >= size, "node %d frees %zu bytes, holds %zu", s->idx, size, s->held);
+    s->held -= size;
+    free(p);
+}
+
+uint32_t fz_svc_rng(void *user)
+{
+    fz_svc *s = user;
+    uint32_t x = s->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return s->rng = x;
+}

@@ -3,8 +3,9 @@
  *
  * A target is one LLVMFuzzerTestOneInput().  Oracles call FZ_CHECK(), which prints the
  * failed condition and abort()s, so libFuzzer, AFL++ and the replay driver all see a
- * crash.  Nothing here allocates: the codec does not, and a harness that did would hide
- * leak reports behind its own.
+ * crash.  Nothing here allocates for itself: the codec does not, and a harness that did
+ * would hide leak reports behind its own (fz_svc_alloc allocates only for a core node,
+ * which frees it).
  */
 #ifndef FZ_H
 #define FZ_H
@@ -19,6 +20,22 @@
 #include "mp/mp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the stateful targets inject into a core node (mc_config.alloc and .rng): an
+ * allocator that counts what it holds, so the node's own accounting can be checked and
+ * a leak after destroy shows, and that refuses the allocation after fail_in more (< 0:
+ * never); and a xorshift RNG, so a run is a function of its input.  The allocator
+ * mallocs on the node's behalf: the node frees it, and leaks stay the node's. */
+typedef struct fz_svc {
+    int idx;        /* the node, for messages */
+    size_t held;    /* bytes the allocator holds for this node */
+    long fail_in;   /* refuse the allocation after this many; < 0: never */
+    uint32_t rng;   /* xorshift state, never 0 */
+    bool *refused;  /* if set, made true when an allocation is refused */
+} fz_svc;
+void *fz_svc_alloc(void *user, size_t size); /* user: the fz_svc */
+void fz_svc_free(void *user, void *p, size_t size);
+uint32_t fz_svc_rng(void *user);
 
 #define FZ_CHECK(cond)                                                                  \
     do {                                                                                \
